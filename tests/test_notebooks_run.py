@@ -1,0 +1,21 @@
+"""Every lecture notebook executes top to bottom, offline, on the python3 kernel."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tools.notebooks import student_notebooks
+
+LECTURES = [p for p in student_notebooks() if p.parent.name == "lectures"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
+def test_lecture_runs_top_to_bottom(path, tmp_path):
+    nb = nbformat.read(path, as_version=4)
+    # Run in a scratch copy of the notebook's folder so files it writes stay out of the repo.
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp_path}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []

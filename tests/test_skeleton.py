@@ -1,0 +1,128 @@
+"""The course frame: README promises, Binder environment, student configuration, `make lab`."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from conftest import ROOT, http_get, running_jupyter
+from tools.notebooks import colab_url, student_notebooks
+
+README = (ROOT / "README.md").read_text()
+BIN = Path(sys.executable).parent
+
+
+def _pyproject() -> dict:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in README
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = [line for line in ci.splitlines() if line and not line.startswith("#")]
+    assert commands[-1] == "make test"
+    assert "|| true" not in ci and "set -euo pipefail" in ci
+
+
+def test_readme_quick_start_has_the_two_commands():
+    quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^make \w+", quick_start, flags=re.M)
+    assert commands == ["make lab", "make test"]
+
+
+def test_readme_links_every_student_notebook_to_colab():
+    for notebook in student_notebooks():
+        assert colab_url(notebook) in README, f"README lacks a Colab link for {notebook.name}"
+
+
+def test_readme_has_a_binder_badge():
+    assert "https://mybinder.org/badge_logo.svg" in README
+    owner_repo = _pyproject()["project"]["urls"]["Repository"].removeprefix("https://github.com/")
+    assert f"https://mybinder.org/v2/gh/{owner_repo}/" in README
+
+
+def test_repository_url_is_written_once():
+    url = _pyproject()["project"]["urls"]["Repository"]
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    written = [
+        path for path in tracked
+        if not path.endswith((".ipynb", "README.md"))  # derived copies, checked above
+        and (ROOT / path).is_file() and url in (ROOT / path).read_text(errors="ignore")
+    ]
+    assert written == ["pyproject.toml"]
+
+
+def _requirements(strings) -> dict[str, Requirement]:
+    return {Requirement(s).name: Requirement(s) for s in strings}
+
+
+def test_binder_environment_matches_pyproject():
+    import yaml
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    binder = _requirements(pip_section)
+    project = _pyproject()["project"]
+    linux = {"sys_platform": "linux", "platform_machine": "x86_64"}
+    expected = _requirements(project["dependencies"])
+    for extra in ("tf", "lab"):
+        for s in project["optional-dependencies"][extra]:
+            req = Requirement(s)
+            if req.name != project["name"] and (req.marker is None or req.marker.evaluate(linux)):
+                expected[req.name] = req
+    assert {name: str(r.specifier) for name, r in binder.items()} == {
+        name: str(r.specifier) for name, r in expected.items()
+    }
+
+
+def test_student_config_names_nbgrader_plugins():
+    page = json.loads((ROOT / "config/student/labconfig/page_config.json").read_text())
+    disabled = {k for k, v in page["disabledExtensions"].items() if v}
+    assert disabled == {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"}
+    # The ids must be nbgrader's real plugin ids, or disabling them does nothing.
+    static = Path(sys.prefix) / "share/jupyter/labextensions/@jupyter/nbgrader/static"
+    bundle = "".join(p.read_text(errors="ignore") for p in static.glob("*.js"))
+    for plugin_id in disabled:
+        assert f'"{plugin_id}"' in bundle, plugin_id
+
+
+def _lab_page_config(url: str, token: str) -> dict:
+    status, html = http_get(f"{url}/lab?token={token}")
+    assert status == 200
+    match = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(match.group(1))
+
+
+@pytest.mark.slow
+def test_student_config_hides_instructor_tools():
+    env = {"JUPYTER_CONFIG_PATH": str(ROOT / "config/student")}
+    with running_jupyter([str(BIN / "jupyter"), "lab"], env=env) as (url, token):
+        disabled = set(_lab_page_config(url, token)["disabledExtensions"])
+        assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= disabled
+        assert "@jupyter/nbgrader:assignment-list" not in disabled
+        assert http_get(f"{url}/formgrader?token={token}")[0] == 404
+        # the assignment list stays: its handler answers (400 without a course), not 404
+        assert http_get(f"{url}/assignments?token={token}")[0] != 404
+
+
+@pytest.mark.slow
+def test_make_lab_serves_the_course_with_instructor_tools():
+    with running_jupyter(["make", "--no-print-directory", "lab"]) as (url, token):
+        status, body = http_get(f"{url}/api/contents/lectures?token={token}")
+        assert status == 200
+        names = {item["name"] for item in json.loads(body)["content"]}
+        assert {p.name for p in student_notebooks() if p.parent.name == "lectures"} <= names
+        disabled = set(_lab_page_config(url, token)["disabledExtensions"])
+        assert not any(plugin.startswith("@jupyter/nbgrader") for plugin in disabled)
+        assert http_get(f"{url}/formgrader?token={token}")[0] == 200
