@@ -15,7 +15,8 @@ LECTURES = [p for p in student_notebooks() if p.parent.name == "lectures"]
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
 def test_lecture_runs_top_to_bottom(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
-    # Run in a scratch copy of the notebook's folder so files it writes stay out of the repo.
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp_path}}).execute()
+    # Run in a scratch folder so whatever the notebook writes stays out of the repository.
+    resources = {"metadata": {"path": tmp_path}}
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources=resources).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
