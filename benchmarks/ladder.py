@@ -1,0 +1,175 @@
+"""The strategy ladder: how much each transfer-learning strategy gets from N labelled images.
+
+    python -m benchmarks.ladder            # N = 100, 3 seeds (make bench)
+    python -m benchmarks.ladder --full     # adds N = 20, 50 and 200 (make bench-full)
+
+For each N and seed, N images of the offline target task are drawn (seed-dependent), split 80/20
+into training and validation (validation only picks epochs and learning rates), and every
+strategy is scored on 1,000 test images drawn with another seed, never used for training or
+selection. Each strategy runs in its own process, so its peak RSS is its own. The scratch CNN
+gets, for each of its three learning rates, at least the wall time fine-tuning took.
+
+Prints a table, and writes ``docs/benchmarks/ladder.json`` (medians over seeds, merged with the
+rows already there for other N) and ``docs/benchmarks/ladder.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "benchmarks"
+STRATEGIES = ("pixels_logreg", "scratch_cnn", "feature_extraction", "fine_tune")
+N_TEST = 1000
+
+
+def _data(n: int, seed: int):
+    from helpers.data import make_sunglasses_vs_hat
+
+    images, labels = make_sunglasses_vs_hat(n, seed=1000 + seed)
+    test_images, test_labels = make_sunglasses_vs_hat(N_TEST, seed=9000 + seed)
+    n_val = max(2, n // 5)
+    order = np.random.default_rng(seed).permutation(n)
+    val, train = order[:n_val], order[n_val:]
+    return images, labels, images[train], labels[train], images[val], labels[val], test_images, test_labels
+
+
+def run_one(strategy: str, n: int, seed: int, time_budget: float | None) -> dict:
+    """Train one strategy on one draw of the data; return its scores (runs in a fresh process)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from helpers import strategies
+
+    images, labels, x_train, y_train, x_val, y_val, x_test, y_test = _data(n, seed)
+    if strategy == "pixels_logreg":
+        trained = strategies.pixels_logreg(images, labels, seed=seed)
+    elif strategy == "feature_extraction":
+        from helpers.models import load_base
+
+        trained = strategies.feature_extraction(images, labels, base=load_base("bundled", pooling="avg"))
+    elif strategy == "fine_tune":
+        trained = strategies.fine_tune(x_train, y_train, x_val, y_val, seed=seed)
+    elif strategy == "scratch_cnn":
+        trained = strategies.scratch_cnn(x_train, y_train, x_val, y_val, time_budget=time_budget, seed=seed)
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}; choose from {STRATEGIES}")
+    return {
+        "strategy": strategy, "n": n, "seed": seed,
+        "accuracy": trained.accuracy(x_test, y_test),
+        "train_s": trained.seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "details": trained.details,
+    }
+
+
+def _in_subprocess(strategy: str, n: int, seed: int, time_budget: float | None) -> dict:
+    command = [sys.executable, "-m", "benchmarks.ladder", "--one", strategy, "--n", str(n), "--seed", str(seed)]
+    if time_budget is not None:
+        command += ["--time-budget", str(time_budget)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{strategy} (n={n}, seed={seed}) failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(ns: list[int], seeds: list[int]) -> list[dict]:
+    runs = []
+    for n in ns:
+        for seed in seeds:
+            started = time.perf_counter()
+            by_strategy = {}
+            for strategy in ("pixels_logreg", "feature_extraction", "fine_tune"):
+                by_strategy[strategy] = _in_subprocess(strategy, n, seed, None)
+            budget = by_strategy["fine_tune"]["train_s"]
+            by_strategy["scratch_cnn"] = _in_subprocess("scratch_cnn", n, seed, budget)
+            runs += by_strategy.values()
+            scores = ", ".join(f"{s} {r['accuracy']:.3f}" for s, r in by_strategy.items())
+            print(f"n={n} seed={seed}: {scores} ({time.perf_counter() - started:.0f} s)", flush=True)
+    return runs
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    rows = []
+    for n in sorted({r["n"] for r in runs}):
+        for strategy in STRATEGIES:
+            mine = [r for r in runs if r["n"] == n and r["strategy"] == strategy]
+            if not mine:
+                continue
+            rows.append({
+                "strategy": strategy, "n": n,
+                "accuracy": round(statistics.median(r["accuracy"] for r in mine), 4),
+                "train_s": round(statistics.median(r["train_s"] for r in mine), 1),
+                "peak_rss_mb": round(max(r["peak_rss_mb"] for r in mine), 0),
+                "seeds": len(mine),
+                "accuracy_per_seed": [round(r["accuracy"], 4) for r in mine],
+            })
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = [f"{'strategy':<20}{'N':>5}{'test acc':>10}{'train s':>10}{'peak RSS MB':>13}{'seeds':>7}"]
+    lines += [f"{r['strategy']:<20}{r['n']:>5}{r['accuracy']:>10.3f}{r['train_s']:>10.1f}{r['peak_rss_mb']:>13.0f}"
+              f"{r['seeds']:>7}" for r in rows]
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for strategy in STRATEGIES:
+        mine = sorted((r["n"], r["accuracy"]) for r in rows if r["strategy"] == strategy)
+        if mine:
+            ns, accs = zip(*mine, strict=True)
+            ax.plot(ns, accs, "o-", label=strategy.replace("_", " "))
+    ax.axhline(0.5, color="gray", ls=":", lw=1)
+    ax.set(xlabel="labelled training images (N)", ylabel=f"test accuracy ({N_TEST} images)",
+           title="Sunglasses vs hat: the strategy ladder", ylim=(0.4, 1.01))
+    ax.set_xscale("log")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ladder", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true", help="also N = 20, 50 and 200")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--one", choices=STRATEGIES, help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=100, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--time-budget", type=float, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one, args.n, args.seed, args.time_budget)))
+        return 0
+    ns = [20, 50, 100, 200] if args.full else [100]
+    rows = summarise(run(ns, list(range(args.seeds))))
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.out / "ladder.json"
+    kept = [r for r in json.loads(json_path.read_text())] if json_path.exists() else []
+    kept = [r for r in kept if r["n"] not in ns]
+    merged = sorted(kept + rows, key=lambda r: (r["n"], STRATEGIES.index(r["strategy"])))
+    json_path.write_text(json.dumps(merged, indent=2) + "\n")
+    plot(merged, args.out / "ladder.png")
+    print(table(merged))
+    print(f"wrote {json_path} and {args.out / 'ladder.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

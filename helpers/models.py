@@ -1,0 +1,139 @@
+"""The pretrained convolutional base: bundled (offline) or ImageNet (online), same code either way.
+
+The base is ``keras.applications.MobileNetV2`` without its top, at width multiplier 0.35 and
+96x96 inputs: small enough to train on a laptop CPU, and the layer names students meet online.
+Its preprocessing is the model's first layer, so it takes raw images with values in 0..255 and
+nobody can forget it or apply it twice.
+
+``python -m helpers.models --cache-imagenet`` downloads the ImageNet weights into Keras' cache
+(Binder's build does this, so the online mode needs no download later).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+ALPHA = 0.35
+IMAGE_SIZE = 96
+WEIGHTS_DIR = Path(str(resources.files("helpers") / "weights"))
+BUNDLED_WEIGHTS = WEIGHTS_DIR / "mobilenetv2_035_96_source.weights.h5"
+BUNDLED_CARD = WEIGHTS_DIR / "mobilenetv2_035_96_source.json"
+
+Weights = Literal["bundled", "imagenet"] | None
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_base(image_size: int = IMAGE_SIZE, *, weights: str | None = None, pooling: str | None = None,
+               bn_momentum: float | None = None, name: str = "base"):
+    """MobileNetV2 without its top, preceded by its own preprocessing; no weights loaded but ImageNet's.
+
+    ``bn_momentum`` overrides the BatchNorm momentum (Keras' 0.999 leaves moving statistics
+    unsettled after a short pretraining).
+    """
+    import keras
+
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    # MobileNetV2's preprocess_input, as a layer: [0, 255] -> [-1, 1]
+    scaled = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")(inputs)
+    net = keras.applications.MobileNetV2(
+        input_tensor=scaled, include_top=False, weights=weights, alpha=ALPHA, pooling=pooling,
+    )
+    base = keras.Model(inputs, net.output, name=name)
+    if bn_momentum is not None:
+        for layer in base.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = bn_momentum
+    return base
+
+
+def load_base(weights: Weights = "bundled", *, image_size: int = IMAGE_SIZE, pooling: str | None = None):
+    """The pretrained convolutional base, ready to take raw images with values in 0..255.
+
+    Parameters
+    ----------
+    weights : {"bundled", "imagenet", None}
+        ``"bundled"``: the course's own weights, pretrained on the source task and shipped with
+        this package (checked against their SHA-256); works offline. ``"imagenet"``: Keras'
+        ImageNet weights, downloaded once into Keras' cache. ``None``: random weights.
+    image_size : int
+        Side of the square input images. The bundled weights are trained at 96; ImageNet
+        weights exist for 96, 128, 160, 192 and 224.
+    pooling : {None, "avg", "max"}
+        ``None`` keeps the spatial feature maps (3x3x1280 at 96x96); ``"avg"`` pools them to a
+        1280-vector per image.
+
+    Returns
+    -------
+    keras.Model
+        Named ``"base"``; its first layer after the input is the preprocessing.
+
+    Examples
+    --------
+    >>> base = load_base(pooling="avg")
+    >>> base.output.shape
+    (None, 1280)
+    """
+    if weights not in ("bundled", "imagenet", None):
+        raise ValueError(f"weights must be 'bundled', 'imagenet' or None, got {weights!r}")
+    if weights == "imagenet":
+        try:
+            return build_base(image_size, weights="imagenet", pooling=pooling)
+        except Exception as exc:
+            if isinstance(exc, ValueError) and "input shape" in str(exc).lower():
+                raise
+            raise OSError(
+                f"Could not get the ImageNet weights ({exc}). They are downloaded once from the "
+                "internet into Keras' cache (~/.keras/models). Offline, use load_base(weights='bundled')."
+            ) from exc
+    base = build_base(image_size, pooling=pooling)
+    if weights == "bundled":
+        if not BUNDLED_WEIGHTS.is_file():
+            raise FileNotFoundError(
+                f"The bundled weights {BUNDLED_WEIGHTS} are missing. Reinstall the course package "
+                "(pip install -e .), or rebuild them with: python -m helpers.pretrain"
+            )
+        expected = json.loads(BUNDLED_CARD.read_text())["sha256"]
+        actual = sha256_of(BUNDLED_WEIGHTS)
+        if actual != expected:
+            raise ValueError(
+                f"The bundled weights {BUNDLED_WEIGHTS} are damaged: SHA-256 {actual[:12]}... but "
+                f"{BUNDLED_CARD.name} expects {expected[:12]}... Reinstall the course package, or "
+                "rebuild them with: python -m helpers.pretrain"
+            )
+        base.load_weights(BUNDLED_WEIGHTS)
+    return base
+
+
+def bundled_card() -> dict:
+    """What the bundled weights were trained on and how well: their configuration and accuracy."""
+    return json.loads(BUNDLED_CARD.read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.models", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache-imagenet", action="store_true", help="download the ImageNet weights now")
+    args = parser.parse_args(argv)
+    if args.cache_imagenet:
+        load_base("imagenet")
+        print("ImageNet weights cached.")
+    else:
+        parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

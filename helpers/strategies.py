@@ -1,0 +1,188 @@
+"""The transfer-learning strategies of the lecture, each one call, all measured the same way.
+
+* :func:`pixels_logreg` — no representation at all: logistic regression on raw pixels.
+* :func:`scratch_cnn` — learn the representation from the few images you have.
+* :func:`feature_extraction` — frozen pretrained base, features computed once, new head.
+* :func:`fine_tune` — new head on the frozen base first, then the last blocks of the base
+  too, at a low learning rate, keeping the best epoch.
+
+Each takes training images (uint8 or float, values 0..255) and labels and returns a
+:class:`Trained` whose ``predict`` gives class labels, so the strategy ladder, the notebooks
+and the benchmark compare like with like.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Trained:
+    """A trained classifier and what its training did."""
+
+    name: str
+    predict: Callable[[np.ndarray], np.ndarray]
+    seconds: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+
+    def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
+        return float((self.predict(images) == np.asarray(labels)).mean())
+
+
+def augmenter(seed: int = 0):
+    """Random flips, shifts, small rotations and zooms: the augmentation every trained strategy uses."""
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed),
+        keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed),
+        keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
+    ], name="augment")
+
+
+def training_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int = 32, augment: bool = True,
+                     seed: int = 0):
+    """A shuffled, batched ``tf.data`` pipeline, augmented on the fly."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((np.asarray(images, np.float32), np.asarray(labels, np.int32)))
+    dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    if augment:
+        layers = augmenter(seed)
+        dataset = dataset.map(lambda x, y: (layers(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _keras_predict(model, batch_size: int = 128) -> Callable[[np.ndarray], np.ndarray]:
+    def predict(images: np.ndarray) -> np.ndarray:
+        return model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0).argmax(axis=1)
+
+    return predict
+
+
+def pixels_logreg(images: np.ndarray, labels: np.ndarray, *, cs: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1),
+                  seed: int = 0) -> Trained:
+    """Logistic regression on raw pixels, its regularisation chosen by 5-fold cross-validation."""
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    start = time.perf_counter()
+    flat = np.asarray(images, np.float32).reshape(len(images), -1) / 255
+    model = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=list(cs), cv=5, max_iter=2000, random_state=seed))
+    model.fit(flat, labels)
+    seconds = time.perf_counter() - start
+    return Trained("pixels_logreg", lambda x: model.predict(np.asarray(x, np.float32).reshape(len(x), -1) / 255),
+                   seconds, details={"C": float(model[-1].C_[0])})
+
+
+def small_cnn(n_classes: int, image_size: int, *, width: int = 32, dropout: float = 0.3):
+    """A plain CNN of four conv blocks, for training from scratch."""
+    import keras
+
+    layers = [keras.Input((image_size, image_size, 3)), keras.layers.Rescaling(1 / 255)]
+    for i, filters in enumerate((width, width * 2, width * 4, width * 4)):
+        layers += [keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}"),
+                   keras.layers.BatchNormalization(name=f"bn{i + 1}"), keras.layers.ReLU(),
+                   keras.layers.MaxPooling2D()]
+    layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dropout(dropout),
+               keras.layers.Dense(n_classes, name="logits")]
+    return keras.Sequential(layers, name="scratch_cnn")
+
+
+def _fit(model, train_images, train_labels, val_images, val_labels, *, learning_rate: float, epochs: int,
+         patience: int, batch_size: int, seed: int, time_budget: float | None = None, callbacks=()):
+    import keras
+
+    from helpers.training import TimeBudget, best_epoch_stopping
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    stops = [best_epoch_stopping(patience)]
+    if time_budget is not None:
+        stops.append(TimeBudget(time_budget))
+    history = model.fit(training_dataset(train_images, train_labels, batch_size=batch_size, seed=seed),
+                        validation_data=(np.asarray(val_images, np.float32), np.asarray(val_labels)),
+                        epochs=epochs, verbose=0, callbacks=[*stops, *callbacks])
+    return history.history
+
+
+def scratch_cnn(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray,
+                *, learning_rates: tuple[float, ...] = (3e-4, 1e-3, 3e-3), epochs: int = 300, patience: int = 40,
+                time_budget: float | None = None, batch_size: int = 16, seed: int = 0) -> Trained:
+    """Train :func:`small_cnn` from scratch at each learning rate; keep the best on validation.
+
+    Same augmentation and early stopping (best epoch restored) as :func:`fine_tune`.
+    ``time_budget`` caps each learning rate's run, in seconds.
+    """
+    import keras
+
+    start = time.perf_counter()
+    best = None
+    for lr in learning_rates:
+        keras.utils.set_random_seed(seed)
+        model = small_cnn(int(np.max(train_labels)) + 1, train_images.shape[1])
+        history = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=lr, epochs=epochs,
+                       patience=patience, batch_size=batch_size, seed=seed, time_budget=time_budget)
+        score = max(history["val_accuracy"]), -min(history["val_loss"])
+        if best is None or score > best[0]:
+            best = score, lr, model, history
+    (_, lr, model, history) = best
+    return Trained("scratch_cnn", _keras_predict(model), time.perf_counter() - start, history,
+                   {"learning_rate": lr, "epochs_run": len(history["loss"])})
+
+
+def feature_extraction(images: np.ndarray, labels: np.ndarray, *, base=None, c: float = 1.0) -> Trained:
+    """Frozen pretrained base, features computed once, logistic-regression head.
+
+    ``base`` defaults to the bundled base with average pooling.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from helpers.models import load_base
+    from helpers.training import extract_features
+
+    base = base if base is not None else load_base("bundled", pooling="avg")
+    start = time.perf_counter()
+    features = extract_features(base, images, progress=False)
+    head = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+    head.fit(features, labels)
+    seconds = time.perf_counter() - start
+    return Trained("feature_extraction",
+                   lambda x: head.predict(extract_features(base, x, progress=False)), seconds, details={"C": c})
+
+
+def fine_tune(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray,
+              *, base=None, n_blocks: int = 3, head_epochs: int = 40, head_learning_rate: float = 1e-3,
+              epochs: int = 60, learning_rate: float = 1e-4, patience: int = 15, batch_size: int = 16,
+              seed: int = 0) -> Trained:
+    """Train a new head on the frozen base, then the last ``n_blocks`` blocks too, at a low learning rate.
+
+    Both phases use the same augmentation and keep their best epoch on the validation set
+    ("train until you overfit, then step back"). BatchNorm statistics stay frozen.
+    """
+    import keras
+
+    from helpers.models import load_base
+    from helpers.surgery import attach_head, freeze_base, unfreeze_last
+
+    keras.utils.set_random_seed(seed)
+    base = base if base is not None else load_base("bundled")
+    start = time.perf_counter()
+    model = freeze_base(attach_head(base, int(np.max(train_labels)) + 1))
+    head = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=head_learning_rate,
+                epochs=head_epochs, patience=patience, batch_size=batch_size, seed=seed)
+    unfreeze_last(model, n_blocks)
+    tuned = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=learning_rate,
+                 epochs=epochs, patience=patience, batch_size=batch_size, seed=seed)
+    history = {key: head[key] + tuned.get(key, []) for key in head}
+    return Trained("fine_tune", _keras_predict(model), time.perf_counter() - start, history,
+                   {"n_blocks": n_blocks, "head_epochs_run": len(head["loss"]), "epochs_run": len(tuned["loss"])})

@@ -1,0 +1,224 @@
+"""Model surgery: new heads, frozen and unfrozen blocks, and BatchNorm that stays frozen.
+
+Two Keras 3 traps shape this module:
+
+* ``trainable`` is recursive, so unfreezing a block unfreezes its BatchNorm layers too, and a
+  BatchNorm layer that trains on a few dozen images wrecks the moving statistics the pretrained
+  weights rely on. Here, BatchNorm layers stay frozen (inference mode) unless asked otherwise.
+* A compiled model keeps training the variables it was compiled with: changing ``trainable``
+  without compiling again silently trains the wrong set. Every function here that changes what
+  is trainable compiles a compiled model again, with the same loss and metrics and a fresh
+  optimizer at the learning rate you give.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import OrderedDict
+
+import keras
+
+#: Which MobileNetV2 layer belongs to which block, by name.
+_MOBILENET_BLOCK = re.compile(r"^(block_\d+)_")
+_MOBILENET_STEM = re.compile(r"^(Conv1|bn_Conv1|Conv1_relu|expanded_conv_.*)$")
+_MOBILENET_TOP = re.compile(r"^(Conv_1|Conv_1_bn|out_relu)$")
+
+
+def is_mobilenet(model: keras.Model) -> bool:
+    """Whether ``model`` contains MobileNetV2's layers, flat (as :func:`attach_head` builds it)."""
+    names = {layer.name for layer in model.layers}
+    return {"Conv1", "block_16_project", "Conv_1"} <= names
+
+
+def blocks(model: keras.Model) -> OrderedDict[str, list[keras.layers.Layer]]:
+    """The layers of ``model`` grouped into blocks, from input to output.
+
+    For MobileNetV2 the blocks are ``stem``, ``block_1`` ... ``block_16`` and ``top`` (the last
+    1x1 convolution); every other layer with weights is ``head``. For any other model, each layer
+    with weights is its own block, and a BatchNorm layer joins the block before it.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> list(blocks(load_base(None)))[:3]
+    ['stem', 'block_1', 'block_2']
+    """
+    groups: OrderedDict[str, list[keras.layers.Layer]] = OrderedDict()
+    mobilenet = is_mobilenet(model)
+    current = None
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        if mobilenet:
+            if _MOBILENET_STEM.match(layer.name):
+                name = "stem"
+            elif _MOBILENET_TOP.match(layer.name):
+                name = "top"
+            elif match := _MOBILENET_BLOCK.match(layer.name):
+                name = match.group(1)
+            else:
+                name = "head"
+        elif isinstance(layer, keras.layers.BatchNormalization) and current is not None:
+            name = current
+        else:
+            name = layer.name
+        groups.setdefault(name, []).append(layer)
+        current = name
+    return groups
+
+
+def base_blocks(model: keras.Model) -> list[str]:
+    """Names of the blocks that belong to the pretrained base (all but the head), in order."""
+    names = list(blocks(model))
+    if is_mobilenet(model):
+        return [n for n in names if n != "head"]
+    return names[:-1]  # any other model: every block but the last, which is its head
+
+
+def get_layer(model: keras.Model, name: str) -> keras.layers.Layer:
+    """``model.get_layer(name)`` with an error that lists close matches."""
+    try:
+        return model.get_layer(name)
+    except ValueError:
+        names = [layer.name for layer in model.layers]
+        close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+        hint = f" Close matches: {', '.join(close)}." if close else f" It has: {', '.join(names[:8])}, ..."
+        raise ValueError(f"Model {model.name!r} has no layer named {name!r}.{hint}") from None
+
+
+def _recompile(model: keras.Model, learning_rate: float | None) -> None:
+    """Compile a compiled model again (same loss and metrics), so new ``trainable`` flags take effect."""
+    if not getattr(model, "compiled", False) or model.optimizer is None:
+        return
+    config = model.get_compile_config()
+    optimizer = keras.optimizers.deserialize(config["optimizer"])
+    if learning_rate is not None:
+        optimizer.learning_rate = learning_rate
+    model.compile(optimizer=optimizer, loss=model.loss, loss_weights=config.get("loss_weights"),
+                  metrics=config.get("metrics"), jit_compile=config.get("jit_compile", False))
+
+
+def _freeze_batchnorm(model: keras.Model) -> None:
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+
+
+def freeze_base(model: keras.Model, *, learning_rate: float | None = None) -> keras.Model:
+    """Freeze every block of the pretrained base; only the head trains (feature extraction).
+
+    Compiles a compiled model again (see the module notes). Returns ``model``.
+    """
+    return unfreeze_last(model, 0, learning_rate=learning_rate)
+
+
+def unfreeze_last(model: keras.Model, n_blocks: int, *, learning_rate: float | None = None,
+                  train_batchnorm: bool = False) -> keras.Model:
+    """Train the head and the last ``n_blocks`` blocks of the base; freeze the rest.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A flat model, such as :func:`attach_head` builds.
+    n_blocks : int
+        How many blocks of the base to unfreeze, counted from the output end (``top`` counts as
+        one for MobileNetV2). ``0`` freezes the whole base.
+    learning_rate : float, optional
+        Learning rate of the fresh optimizer when the model is compiled again; fine-tuning wants
+        a low one (around 1e-4 for Adam).
+    train_batchnorm : bool
+        Let unfrozen BatchNorm layers update their statistics (rarely wise on little data).
+
+    Returns
+    -------
+    keras.Model
+        ``model``, changed in place and compiled again if it was compiled.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> model = unfreeze_last(attach_head(load_base(None), 2), 2)
+    >>> [name for name, row in trainable_summary(model).items() if row["trainable"]]
+    ['block_16', 'top', 'head']
+    """
+    names = base_blocks(model)
+    if not 0 <= n_blocks <= len(names):
+        raise ValueError(f"n_blocks must be between 0 and {len(names)} (the blocks of the base: "
+                         f"{names[0]} ... {names[-1]}), got {n_blocks}")
+    unfrozen = set(names[len(names) - n_blocks:])
+    groups = blocks(model)
+    model.trainable = True
+    for name, layers in groups.items():
+        for layer in layers:
+            layer.trainable = name in unfrozen or name not in names
+    if not train_batchnorm:
+        _freeze_batchnorm(model)
+    _recompile(model, learning_rate)
+    return model
+
+
+def unfreeze_all(model: keras.Model, *, learning_rate: float | None = None,
+                 train_batchnorm: bool = False) -> keras.Model:
+    """Fine-tune everything (BatchNorm statistics stay frozen unless ``train_batchnorm``)."""
+    return unfreeze_last(model, len(base_blocks(model)), learning_rate=learning_rate,
+                         train_batchnorm=train_batchnorm)
+
+
+def attach_head(base: keras.Model, n_classes: int, *, dropout: float = 0.2, hidden_units: int = 0,
+                name: str = "classifier") -> keras.Model:
+    """Throw away the old head (``include_top=False``) and put a new one on the base.
+
+    The new model is flat (the base's layers are its own layers), so every layer can be reached
+    by name, for unfreezing and for Grad-CAM. Global average pooling makes the head small and
+    indifferent to where in the image a feature is.
+
+    Parameters
+    ----------
+    base : keras.Model
+        A convolutional base, such as :func:`helpers.models.load_base` returns.
+    n_classes : int
+        Number of classes; the head outputs logits (use ``from_logits=True`` losses).
+    dropout : float
+        Dropout rate before the output layer.
+    hidden_units : int
+        Width of an extra hidden Dense layer (0: none).
+    name : str
+        Name of the new model.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> attach_head(load_base(None), 2).output.shape
+    (None, 2)
+    """
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+    x = base.output
+    if len(x.shape) == 4:
+        x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
+    if hidden_units:
+        x = keras.layers.Dense(hidden_units, activation="relu", name="head_hidden")(x)
+    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(n_classes, name="head_logits")(x)
+    return keras.Model(base.input, outputs, name=name)
+
+
+def trainable_summary(model: keras.Model, *, print_table: bool = False) -> OrderedDict[str, dict]:
+    """Trainable and frozen parameters per block, as data (and as a printed table if asked).
+
+    Returns an ordered mapping ``block -> {"trainable": int, "frozen": int}``.
+    """
+    rows: OrderedDict[str, dict] = OrderedDict()
+    for name, layers in blocks(model).items():
+        trainable = sum(int(w.numpy().size) for layer in layers for w in layer.trainable_weights)
+        frozen = sum(int(w.numpy().size) for layer in layers for w in layer.non_trainable_weights)
+        rows[name] = {"trainable": trainable, "frozen": frozen}
+    if print_table:
+        print(f"{'block':<12}{'trainable':>12}{'frozen':>12}")
+        for name, row in rows.items():
+            print(f"{name:<12}{row['trainable']:>12,}{row['frozen']:>12,}")
+        total_t = sum(r["trainable"] for r in rows.values())
+        total_f = sum(r["frozen"] for r in rows.values())
+        print(f"{'total':<12}{total_t:>12,}{total_f:>12,}")
+    return rows

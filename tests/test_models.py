@@ -1,0 +1,87 @@
+"""helpers.models and helpers.pretrain: the bundled base, ImageNet offline, reproducible pretraining."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from helpers import models
+from helpers.models import bundled_card, load_base, sha256_of
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_base("bundled")
+
+
+def test_bundled_base_is_small_checked_and_documented(bundled):
+    card = bundled_card()
+    assert models.BUNDLED_WEIGHTS.stat().st_size <= 10 * 1024 * 1024
+    assert sha256_of(models.BUNDLED_WEIGHTS) == card["sha256"]
+    assert card["source_validation_accuracy"] > 3 * card["chance_accuracy"]
+    assert bundled.name == "base" and bundled.output.shape == (None, 3, 3, 1280)
+
+
+def test_bundled_weights_differ_from_random(bundled):
+    random_base = load_base(None)
+    kernel = next(w for w in bundled.weights if w.path.endswith("Conv1/kernel"))
+    random_kernel = next(w for w in random_base.weights if w.path.endswith("Conv1/kernel"))
+    assert not np.allclose(kernel.numpy(), random_kernel.numpy())
+
+
+def test_preprocessing_travels_with_the_base(bundled):
+    assert bundled.layers[1].name == "preprocess"
+    images = np.random.default_rng(0).integers(0, 256, (2, 96, 96, 3)).astype("float32")
+    untouched = images.copy()
+    out = bundled(images, training=False)
+    np.testing.assert_array_equal(images, untouched)  # the caller's array is not changed in place
+    scaled = bundled.get_layer("preprocess")(images).numpy()
+    assert scaled.min() >= -1 and scaled.max() <= 1
+    assert out.shape == (2, 3, 3, 1280)
+
+
+def test_pooling_gives_vectors():
+    assert load_base("bundled", pooling="avg").output.shape == (None, 1280)
+
+
+def test_damaged_weights_are_refused(tmp_path, monkeypatch):
+    damaged = tmp_path / models.BUNDLED_WEIGHTS.name
+    shutil.copy(models.BUNDLED_WEIGHTS, damaged)
+    with open(damaged, "r+b") as f:
+        f.seek(5000)
+        f.write(b"\xff" * 16)
+    shutil.copy(models.BUNDLED_CARD, tmp_path / models.BUNDLED_CARD.name)
+    monkeypatch.setattr(models, "BUNDLED_WEIGHTS", damaged)
+    monkeypatch.setattr(models, "BUNDLED_CARD", tmp_path / models.BUNDLED_CARD.name)
+    with pytest.raises(ValueError, match="damaged.*python -m helpers.pretrain"):
+        load_base("bundled")
+    damaged.unlink()
+    with pytest.raises(FileNotFoundError, match="missing.*pip install -e"):
+        load_base("bundled")
+
+
+def test_imagenet_offline_suggests_bundled(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: Keras must try to download
+    with pytest.raises(OSError, match="weights='bundled'"):
+        load_base("imagenet")
+
+
+def test_bad_weights_name():
+    with pytest.raises(ValueError, match="'bundled', 'imagenet' or None"):
+        load_base("imagenett")
+
+
+@pytest.mark.slow
+def test_tiny_pretraining_writes_loadable_weights_and_card(tmp_path):
+    from helpers.pretrain import PretrainConfig, pretrain
+
+    card = pretrain(PretrainConfig.tiny(), tmp_path, n_jobs=1, verbose=0)
+    weights = tmp_path / models.BUNDLED_WEIGHTS.name
+    assert card["sha256"] == sha256_of(weights)
+    assert json.loads((tmp_path / models.BUNDLED_CARD.name).read_text()) == card
+    assert 0 <= card["source_validation_accuracy"] <= 1 and card["config"]["n_images"] == 96
+    base = models.build_base()
+    base.load_weights(weights)  # the same architecture load_base builds
