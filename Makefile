@@ -8,13 +8,15 @@ RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: install lab test lint
+.PHONY: help install lab test lint bench bench-full pretrain docs-images
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make lab    - set up .venv and open the course in JupyterLab"
 	@echo "make test   - set up .venv and run the whole test suite, offline"
 	@echo "make lint   - ruff over the code"
+	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
+	@echo "make pretrain - rebuild the bundled base weights from scratch (about 50 min on 2 cores)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,3 +35,15 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(RUN) $(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(RUN) $(BIN)/python -m benchmarks.ladder
+
+bench-full: $(STAMP)
+	$(RUN) $(BIN)/python -m benchmarks.ladder --full
+
+pretrain: $(STAMP)
+	$(RUN) $(BIN)/python -m helpers.pretrain
+
+docs-images: $(STAMP)
+	$(RUN) $(BIN)/python -m tools.docs_images

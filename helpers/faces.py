@@ -82,7 +82,7 @@ def _unit_arc(start: float, end: float, n: int) -> np.ndarray:
 
 
 def _arc(cx: float, cy: float, rx: float, ry: float, start: float = 0.0, end: float = 360.0,
-         n: int = 28) -> np.ndarray:
+         n: int = 20) -> np.ndarray:
     return _unit_arc(float(start), float(end), n) * (rx, ry) + (cx, cy)
 
 
@@ -121,7 +121,7 @@ class Canvas:
 # -------------------------------------------------------------------------------- backgrounds
 def _background(rng: np.random.Generator, size: int) -> Image.Image:
     kind = rng.integers(4)
-    small = size // 4  # smooth fields are computed small and enlarged, which is much cheaper
+    small = size // 2  # smooth fields are computed small and enlarged, which is much cheaper
     if kind == 0:  # smooth colour field from a few random control colours
         grid = rng.integers(0, 256, size=(rng.integers(2, 5), rng.integers(2, 5), 3), dtype=np.uint8)
         return _with_clutter(Image.fromarray(grid).resize((size, size), Image.BILINEAR), rng)
@@ -131,15 +131,14 @@ def _background(rng: np.random.Generator, size: int) -> Image.Image:
         ramp = np.linspace(-0.5, 0.5, small, dtype=np.float32)
         t = np.clip(0.5 + ramp[None, :] * math.cos(a) + ramp[:, None] * math.sin(a), 0, 1)[..., None]
         field = Image.fromarray((c0 + (c1 - c0) * t).astype(np.uint8)).resize((size, size), Image.BILINEAR)
-    elif kind == 2:  # stripes or checks, drawn at half size: still sharp after enlarging
-        half = size // 2
+    elif kind == 2:  # stripes or checks
         period = rng.uniform(3, 20)
-        yy, xx = np.mgrid[0:half, 0:half].astype(np.float32)
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
         u = np.sin((xx * math.cos(a) + yy * math.sin(a)) * (2 * math.pi / period))
         if rng.random() < 0.4:
             u = u * np.sin((yy * math.cos(a) - xx * math.sin(a)) * (2 * math.pi / period))
         t = (u > 0).astype(np.float32)[..., None] * rng.uniform(0.4, 1.0)
-        field = Image.fromarray((c0 + (c1 - c0) * t).astype(np.uint8)).resize((size, size), Image.NEAREST)
+        field = Image.fromarray((c0 + (c1 - c0) * t).astype(np.uint8))
     else:  # coarse noise texture
         n = rng.integers(6, 24)
         grid = (c0 * 0.6 + rng.integers(0, 256, size=(n, n, 3)) * 0.4).astype(np.uint8)
@@ -507,9 +506,10 @@ def render_portrait(
     ``"expression"`` (indices into ``HAIR_STYLES`` and ``EXPRESSIONS``).
     """
     big = size * 2
-    canvas = Canvas(big, _background(rng, big))
+    # The background is made at the output size, the person drawn at twice that and reduced (anti-aliasing).
+    canvas = Canvas(big, _background(rng, size).resize((big, big), Image.BILINEAR))
     face = Face(rng)
-    half_width = big * rng.uniform(0.17, 0.3)
+    half_width = big * rng.uniform(0.2, 0.32)
     cx = big * rng.uniform(0.3, 0.7)
     cy = big * rng.uniform(0.42, 0.66)
     tilt = rng.normal(0, 9)
@@ -542,7 +542,7 @@ def _noise_bank(size: int) -> np.ndarray:
 def _photograph(image: Image.Image, rng: np.random.Generator) -> np.ndarray:
     """Lighting, colour cast, contrast, blur, sensor noise and JPEG compression, as a camera would add."""
     if rng.random() < 0.4:
-        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.1)))
+        image = image.filter(ImageFilter.BoxBlur(rng.uniform(0.4, 1.0)))
     pixels = np.asarray(image, dtype=np.float32)
     size = pixels.shape[0]
     a = rng.random() * 2 * math.pi

@@ -50,7 +50,8 @@ def build_base(image_size: int = IMAGE_SIZE, *, weights: str | None = None, pool
     # MobileNetV2's preprocess_input, as a layer: [0, 255] -> [-1, 1]
     scaled = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")(inputs)
     net = keras.applications.MobileNetV2(
-        input_tensor=scaled, include_top=False, weights=weights, alpha=ALPHA, pooling=pooling,
+        input_tensor=scaled, input_shape=(image_size, image_size, 3), include_top=False, weights=weights,
+        alpha=ALPHA, pooling=pooling,
     )
     base = keras.Model(inputs, net.output, name=name)
     if bn_momentum is not None:

@@ -31,11 +31,11 @@ from helpers.models import ALPHA, BUNDLED_CARD, BUNDLED_WEIGHTS, IMAGE_SIZE, bui
 
 @dataclass
 class PretrainConfig:
-    n_images: int = 24_000
+    n_images: int = 30_000
     n_validation: int = 2_000
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 2e-3
+    epochs: int = 12
+    batch_size: int = 32
+    learning_rate: float = 1e-3
     bn_momentum: float = 0.9
     image_size: int = IMAGE_SIZE
     seed: int = 0

@@ -64,7 +64,7 @@ def extract_features(base: keras.Model, images, *, batch_size: int = 64, progres
     features = []
     with tqdm(total=total, desc="extracting features", unit="img", disable=not progress) as bar:
         for batch in batches:
-            out = np.asarray(base(batch, training=False))
+            out = keras.ops.convert_to_numpy(base(batch, training=False))
             if out.ndim == 4:
                 out = out.mean(axis=(1, 2))
             features.append(out)
