@@ -83,3 +83,208 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class
     if title:
         ax.set_title(title)
     return ax
+
+
+def _history_dict(history) -> dict[str, list[float]]:
+    return dict(history.history) if hasattr(history, "history") else dict(history)
+
+
+def best_epoch(history, monitor: str = "val_loss") -> int:
+    """Index of the best epoch of a Keras history (lowest loss, or highest accuracy)."""
+    values = _history_dict(history)[monitor]
+    return int(np.argmax(values) if "acc" in monitor else np.argmin(values))
+
+
+def training_curves(histories: dict, *, metric: str = "accuracy", ax=None, mark_best: bool = True):
+    """Training (dashed) and validation (solid) curves of several runs, best epochs marked.
+
+    ``histories`` maps a run's name to a Keras ``History`` or its ``.history`` dict.
+    """
+    ax = _axes(ax)
+    for k, (name, history) in enumerate(histories.items()):
+        h = _history_dict(history)
+        colour = f"C{k}"
+        epochs = np.arange(1, len(h[metric]) + 1)
+        ax.plot(epochs, h[metric], "--", color=colour, alpha=0.6, label=f"{name} (train)")
+        if f"val_{metric}" in h:
+            ax.plot(epochs, h[f"val_{metric}"], "-", color=colour, label=f"{name} (validation)")
+            if mark_best and "val_loss" in h:
+                best = best_epoch(h)
+                ax.axvline(best + 1, color=colour, ls=":", lw=1)
+                ax.plot(best + 1, h[f"val_{metric}"][best], "*", color=colour, ms=12,
+                        label=f"{name}: best epoch {best + 1}")
+    ax.set(xlabel="epoch", ylabel=metric)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def conv_kernels(kernels, *, max_kernels: int = 32, columns: int = 8, ax=None, title: str | None = None):
+    """The kernels of a convolution (a layer, or an array ``(h, w, in, out)``), each as a small image.
+
+    Three-channel kernels are shown in colour, others as the mean over input channels.
+    """
+    weights = kernels.get_weights()[0] if hasattr(kernels, "get_weights") else np.asarray(kernels)
+    if weights.ndim != 4:
+        raise ValueError(f"expected a conv layer or kernels of shape (h, w, in, out), got {weights.shape}")
+    weights = weights[..., :max_kernels]
+    tiles = np.moveaxis(weights, -1, 0)  # (out, h, w, in)
+    tiles = tiles if tiles.shape[-1] == 3 else np.repeat(tiles.mean(axis=-1, keepdims=True), 3, axis=-1)
+    low, high = tiles.min(axis=(1, 2, 3), keepdims=True), tiles.max(axis=(1, 2, 3), keepdims=True)
+    tiles = ((tiles - low) / (high - low + 1e-12) * 255).astype(np.uint8)
+    tiles = np.repeat(np.repeat(tiles, 8, axis=1), 8, axis=2)
+    return image_grid(tiles, columns=columns, ax=ax, title=title)
+
+
+def feature_maps(model, image, layer: str, *, channels: int = 16, columns: int = 8, ax=None):
+    """The first ``channels`` feature maps of ``layer`` for one image (raw, values 0..255)."""
+    import keras
+
+    from helpers.surgery import get_layer
+
+    target = get_layer(model, layer)
+    if len(target.output.shape) != 4:
+        raise ValueError(f"layer {layer!r} outputs shape {target.output.shape}, not feature maps")
+    probe = keras.Model(model.input, target.output)
+    maps = keras.ops.convert_to_numpy(probe(np.asarray(image, np.float32)[None], training=False))[0]
+    maps = np.moveaxis(maps[..., :channels], -1, 0)
+    low, high = maps.min(axis=(1, 2), keepdims=True), maps.max(axis=(1, 2), keepdims=True)
+    grey = ((maps - low) / (high - low + 1e-12) * 255).astype(np.uint8)
+    scale = max(1, 48 // grey.shape[1])
+    grey = np.repeat(np.repeat(grey, scale, axis=1), scale, axis=2)
+    ax = image_grid(np.repeat(grey[..., None], 3, axis=-1), columns=columns, ax=ax,
+                    title=f"{layer}: {maps.shape[1]}x{maps.shape[2]} maps, first {len(maps)} channels")
+    return ax
+
+
+def confusion_matrix(y_true, y_pred, class_names: Sequence[str] = (), *, ax=None):
+    """Confusion matrix with counts, via scikit-learn's ``ConfusionMatrixDisplay``."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    ax = _axes(ax, figsize=(4, 4))
+    labels = list(range(len(class_names))) if class_names else None
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, display_labels=list(class_names) or None,
+                                            ax=ax, colorbar=False, cmap="Blues")
+    return ax
+
+
+def embedding(features, labels, class_names: Sequence[str] = (), *, method: str = "pca", ax=None,
+              title: str | None = None, seed: int = 0):
+    """Features projected to 2-D (``"pca"`` or ``"tsne"``), one colour per class."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+    from sklearn.preprocessing import StandardScaler
+
+    features = np.asarray(features, np.float32).reshape(len(features), -1)
+    scaled = StandardScaler().fit_transform(features)
+    if method == "pca":
+        points = PCA(n_components=2, random_state=seed).fit_transform(scaled)
+    elif method == "tsne":
+        points = TSNE(n_components=2, random_state=seed, perplexity=min(30, len(features) - 1)).fit_transform(scaled)
+    else:
+        raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+    ax = _axes(ax, figsize=(4.5, 4))
+    labels = np.asarray(labels)
+    for label in np.unique(labels):
+        name = class_names[label] if label < len(class_names) else str(label)
+        ax.scatter(*points[labels == label].T, s=12, alpha=0.7, label=name)
+    ax.set(xticks=[], yticks=[], title=title or f"{method.upper()} of {features.shape[1]} features")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def heatmap_overlay(images, heatmaps, *, columns: int = 4, alpha: float = 0.45, ax=None, title: str | None = None,
+                    labels: Sequence[str] | None = None):
+    """Images with a heatmap (Grad-CAM or saliency, values 0..1) laid over each."""
+    import matplotlib
+
+    images = np.asarray(images, np.float32).reshape((-1, *np.shape(images)[-3:]))
+    heatmaps = np.asarray(heatmaps).reshape((-1, *images.shape[1:3]))
+    colours = matplotlib.colormaps["jet"](heatmaps)[..., :3] * 255
+    blended = ((1 - alpha) * images + alpha * colours).clip(0, 255).astype(np.uint8)
+    ax = image_grid(blended, columns=min(columns, len(blended)), ax=ax, title=title)
+    if labels is not None:
+        h, w = images.shape[1:3]
+        pad = max(2, h // 16)
+        for k, text in enumerate(labels):
+            r, c = divmod(k, min(columns, len(blended)))
+            ax.text(c * (w + pad) + 3, r * (h + pad) + 10, text, color="white", fontsize=7,
+                    bbox={"facecolor": "black", "alpha": 0.5, "pad": 1})
+    return ax
+
+
+def decision_boundary(classifier, points, labels, *, ax=None, resolution: int = 200, title: str | None = None):
+    """Regions a fitted 2-D classifier assigns to each class, with the data on top."""
+    points, labels = np.asarray(points, np.float64), np.asarray(labels)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"decision_boundary needs 2-D points of shape (n, 2), got {points.shape}")
+    ax = _axes(ax, figsize=(4, 4))
+    margin = 0.1 * (points.max(axis=0) - points.min(axis=0))
+    low, high = points.min(axis=0) - margin, points.max(axis=0) + margin
+    xx, yy = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
+    regions = np.asarray(classifier.predict(np.c_[xx.ravel(), yy.ravel()])).reshape(xx.shape)
+    ax.contourf(xx, yy, regions, alpha=0.25, cmap="coolwarm", levels=np.arange(labels.max() + 2) - 0.5)
+    ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="coolwarm", s=12, edgecolors="k", linewidths=0.3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def params_vs_speed(rows: Sequence[dict], *, ax=None):
+    """Parameters against images per second, one labelled point per architecture.
+
+    Each row has ``name``, ``params`` and ``images_per_s``.
+    """
+    ax = _axes(ax, figsize=(5, 3.5))
+    for row in rows:
+        ax.scatter(row["params"], row["images_per_s"], s=40)
+        ax.annotate(row["name"], (row["params"], row["images_per_s"]), textcoords="offset points", xytext=(5, 5))
+    ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="images per second (this CPU)")
+    ax.grid(alpha=0.3, which="both")
+    return ax
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def live_curves(metric: str = "accuracy", *, notebook: bool | None = None):
+    """A Keras callback that redraws one training-curve figure per epoch in a notebook.
+
+    Outside a notebook (or with ``notebook=False``) it prints one plain-text line per epoch.
+    """
+    import keras
+
+    class LiveCurves(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.history: dict[str, list[float]] = {}
+            self.notebook = _in_notebook() if notebook is None else notebook
+            self.lines: list[str] = []
+            self._handle = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            for key, value in (logs or {}).items():
+                self.history.setdefault(key, []).append(float(value))
+            if not self.notebook:
+                text = " ".join(f"{k}={v:.4f}" for k, v in (logs or {}).items())
+                self.lines.append(f"epoch {epoch + 1}: {text}")
+                print(self.lines[-1], flush=True)
+                return
+            import matplotlib.pyplot as plt
+            from IPython.display import display
+
+            fig, ax = plt.subplots(figsize=(5, 3))
+            training_curves({"run": self.history}, metric=metric, ax=ax, mark_best="val_loss" in self.history)
+            if self._handle is None:
+                self._handle = display(fig, display_id=True)
+            else:
+                self._handle.update(fig)
+            plt.close(fig)
+
+    return LiveCurves()

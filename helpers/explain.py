@@ -1,0 +1,74 @@
+"""What the model looks at: gradient saliency and Grad-CAM."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def _as_batch(images) -> np.ndarray:
+    images = np.asarray(images, np.float32)
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must have shape (height, width, 3) or (n, height, width, 3), got {images.shape}")
+    return images
+
+
+def last_conv_layer(model: keras.Model) -> str:
+    """Name of the last layer of ``model`` whose output is a 4-D feature map."""
+    for layer in reversed(model.layers):
+        shape = getattr(layer, "output", None) is not None and layer.output.shape
+        if shape and len(shape) == 4 and not isinstance(layer, keras.layers.InputLayer):
+            return layer.name
+    raise ValueError(f"Model {model.name!r} has no convolutional layer (no layer with a 4-D output), so Grad-CAM "
+                     "has no feature map to look at. Use saliency() instead, or a convolutional model.")
+
+
+def saliency(model: keras.Model, images, class_index: int | None = None) -> np.ndarray:
+    """Gradient saliency: how much each pixel moves the class score, shape ``(n, height, width)`` in 0..1.
+
+    ``class_index`` defaults to each image's predicted class.
+    """
+    batch = tf.convert_to_tensor(_as_batch(images))
+    with tf.GradientTape() as tape:
+        tape.watch(batch)
+        scores = model(batch, training=False)
+        chosen = tf.argmax(scores, axis=1) if class_index is None else tf.fill([len(batch)], class_index)
+        picked = tf.gather(scores, chosen, axis=1, batch_dims=1)
+    grads = tf.reduce_max(tf.abs(tape.gradient(picked, batch)), axis=-1).numpy()
+    return grads / (grads.max(axis=(1, 2), keepdims=True) + 1e-12)
+
+
+def gradcam(model: keras.Model, images, class_index: int | None = None, layer: str | None = None) -> np.ndarray:
+    """Grad-CAM heatmaps at the input's size, shape ``(n, height, width)`` in 0..1.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A flat model (see :func:`helpers.surgery.attach_head`), so its last convolutional layer can be
+        wired to its input.
+    images : array of shape (n, height, width, 3) or (height, width, 3), values 0..255
+    class_index : int, optional
+        Class to explain (default: each image's predicted class).
+    layer : str, optional
+        Convolutional layer to explain (default: the last one).
+    """
+    from helpers.surgery import get_layer
+
+    batch = _as_batch(images)
+    name = layer or last_conv_layer(model)
+    feature_layer = get_layer(model, name)
+    if len(feature_layer.output.shape) != 4:
+        raise ValueError(f"Layer {name!r} outputs shape {feature_layer.output.shape}, not a 4-D feature map.")
+    probe = keras.Model(model.input, [feature_layer.output, model.output])
+    with tf.GradientTape() as tape:
+        maps, scores = probe(batch, training=False)
+        chosen = tf.argmax(scores, axis=1) if class_index is None else tf.fill([len(batch)], class_index)
+        picked = tf.gather(scores, chosen, axis=1, batch_dims=1)
+    grads = tape.gradient(picked, maps)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1))[..., None]
+    cam = tf.image.resize(cam, batch.shape[1:3], method="bilinear")[..., 0].numpy()
+    return cam / (cam.max(axis=(1, 2), keepdims=True) + 1e-12)
