@@ -109,13 +109,13 @@ def _fit(model, train_images, train_labels, val_images, val_labels, *, learning_
         stops.append(TimeBudget(time_budget))
     history = model.fit(training_dataset(train_images, train_labels, batch_size=batch_size, seed=seed),
                         validation_data=(np.asarray(val_images, np.float32), np.asarray(val_labels)),
-                        epochs=epochs, verbose=0, callbacks=[*stops, *callbacks])
+                        epochs=epochs, verbose=0, shuffle=False, callbacks=[*stops, *callbacks])
     return history.history
 
 
 def scratch_cnn(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray,
                 *, learning_rates: tuple[float, ...] = (3e-4, 1e-3, 3e-3), epochs: int = 300, patience: int = 40,
-                time_budget: float | None = None, batch_size: int = 16, seed: int = 0) -> Trained:
+                time_budget: float | None = None, batch_size: int = 16, seed: int = 0, callbacks=()) -> Trained:
     """Train :func:`small_cnn` from scratch at each learning rate; keep the best on validation.
 
     Same augmentation and early stopping (best epoch restored) as :func:`fine_tune`.
@@ -129,7 +129,8 @@ def scratch_cnn(train_images: np.ndarray, train_labels: np.ndarray, val_images: 
         keras.utils.set_random_seed(seed)
         model = small_cnn(int(np.max(train_labels)) + 1, train_images.shape[1])
         history = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=lr, epochs=epochs,
-                       patience=patience, batch_size=batch_size, seed=seed, time_budget=time_budget)
+                       patience=patience, batch_size=batch_size, seed=seed, time_budget=time_budget,
+                       callbacks=callbacks)
         score = max(history["val_accuracy"]), -min(history["val_loss"])
         if best is None or score > best[0]:
             best = score, lr, model, history
@@ -163,7 +164,7 @@ def feature_extraction(images: np.ndarray, labels: np.ndarray, *, base=None, c: 
 def fine_tune(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray,
               *, base=None, n_blocks: int = 3, head_epochs: int = 40, head_learning_rate: float = 1e-3,
               epochs: int = 60, learning_rate: float = 1e-4, patience: int = 15, batch_size: int = 16,
-              seed: int = 0) -> Trained:
+              seed: int = 0, callbacks=()) -> Trained:
     """Train a new head on the frozen base, then the last ``n_blocks`` blocks too, at a low learning rate.
 
     Both phases use the same augmentation and keep their best epoch on the validation set
@@ -179,10 +180,10 @@ def fine_tune(train_images: np.ndarray, train_labels: np.ndarray, val_images: np
     start = time.perf_counter()
     model = freeze_base(attach_head(base, int(np.max(train_labels)) + 1))
     head = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=head_learning_rate,
-                epochs=head_epochs, patience=patience, batch_size=batch_size, seed=seed)
+                epochs=head_epochs, patience=patience, batch_size=batch_size, seed=seed, callbacks=callbacks)
     unfreeze_last(model, n_blocks)
     tuned = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=learning_rate,
-                 epochs=epochs, patience=patience, batch_size=batch_size, seed=seed)
+                 epochs=epochs, patience=patience, batch_size=batch_size, seed=seed, callbacks=callbacks)
     history = {key: head[key] + tuned.get(key, []) for key in head}
     return Trained("fine_tune", _keras_predict(model), time.perf_counter() - start, history,
                    {"n_blocks": n_blocks, "head_epochs_run": len(head["loss"]), "epochs_run": len(tuned["loss"])})
