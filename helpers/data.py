@@ -540,3 +540,49 @@ def to_polar(points: np.ndarray) -> np.ndarray:
     """(x, y) -> (r, theta): the representation that makes the rings linearly separable."""
     points = np.asarray(points, np.float64)
     return np.stack([np.hypot(points[:, 0], points[:, 1]), np.arctan2(points[:, 1], points[:, 0])], axis=1)
+
+
+# ------------------------------------------------------------------------------- notebooks
+def dataset_to_arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Collect a batched ``tf.data.Dataset`` of ``(images, labels)`` into uint8 images and int labels."""
+    images, labels = [], []
+    for batch_images, batch_labels in dataset:
+        images.append(np.asarray(batch_images).clip(0, 255).astype(np.uint8))
+        labels.append(np.asarray(batch_labels).astype(np.int32))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def course_images(n_train: int, n_test: int, *, photos: str | os.PathLike | None = None, seed: int = 0,
+                  image_size: int = IMAGE_SIZE):
+    """Training and test images for a notebook: generated offline, or your own photos.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        How many images of each (for photos: the most to take; the split is 80/20 by default).
+    photos : path, optional
+        A folder with one subfolder per class. ``None`` draws the sunglasses-vs-hat task.
+    seed : int
+        Seed of the draw (the test set uses another seed, so it never overlaps training).
+    image_size : int
+        Side of the square images.
+
+    Returns
+    -------
+    x_train, y_train, x_test, y_test, class_names
+
+    Examples
+    --------
+    >>> x, y, xt, yt, names = course_images(4, 2)
+    >>> x.shape, xt.shape, names
+    ((4, 96, 96, 3), (2, 96, 96, 3), ('hat', 'sunglasses'))
+    """
+    if photos is None:
+        x_train, y_train = make_sunglasses_vs_hat(n_train, seed=seed, image_size=image_size)
+        x_test, y_test = make_sunglasses_vs_hat(n_test, seed=seed + 10_000, image_size=image_size)
+        return x_train, y_train, x_test, y_test, TARGET_CLASSES
+    split = n_test / (n_train + n_test)
+    train, test = load_image_folder(photos, image_size=image_size, validation_split=split, seed=seed)
+    x_train, y_train = dataset_to_arrays(train)
+    x_test, y_test = dataset_to_arrays(test)
+    return x_train[:n_train], y_train[:n_train], x_test[:n_test], y_test[:n_test], tuple(train.class_names)

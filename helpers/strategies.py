@@ -29,6 +29,8 @@ class Trained:
     seconds: float
     history: dict[str, list[float]] = field(default_factory=dict)
     details: dict = field(default_factory=dict)
+    #: the trained Keras model, for the strategies that have one
+    model: object = None
 
     def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
         return float((self.predict(images) == np.asarray(labels)).mean())
@@ -83,10 +85,17 @@ def pixels_logreg(images: np.ndarray, labels: np.ndarray, *, cs: tuple[float, ..
 
 
 def small_cnn(n_classes: int, image_size: int, *, width: int = 32, dropout: float = 0.3):
-    """A plain CNN of four conv blocks, for training from scratch."""
+    """A plain CNN for training from scratch: a strided 5x5 stem, then four conv blocks.
+
+    Examples
+    --------
+    >>> small_cnn(2, 96).output_shape
+    (None, 2)
+    """
     import keras
 
-    layers = [keras.Input((image_size, image_size, 3)), keras.layers.Rescaling(1 / 255)]
+    layers = [keras.Input((image_size, image_size, 3)), keras.layers.Rescaling(1 / 255),
+              keras.layers.Conv2D(width, 5, strides=2, padding="same", activation="relu", name="stem")]
     for i, filters in enumerate((width, width * 2, width * 4, width * 4)):
         layers += [keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}"),
                    keras.layers.BatchNormalization(name=f"bn{i + 1}"), keras.layers.ReLU(),
@@ -136,7 +145,7 @@ def scratch_cnn(train_images: np.ndarray, train_labels: np.ndarray, val_images: 
             best = score, lr, model, history
     (_, lr, model, history) = best
     return Trained("scratch_cnn", _keras_predict(model), time.perf_counter() - start, history,
-                   {"learning_rate": lr, "epochs_run": len(history["loss"])})
+                   {"learning_rate": lr, "epochs_run": len(history["loss"])}, model)
 
 
 def feature_extraction(images: np.ndarray, labels: np.ndarray, *, base=None, c: float = 1.0) -> Trained:
@@ -186,4 +195,5 @@ def fine_tune(train_images: np.ndarray, train_labels: np.ndarray, val_images: np
                  epochs=epochs, patience=patience, batch_size=batch_size, seed=seed, callbacks=callbacks)
     history = {key: head[key] + tuned.get(key, []) for key in head}
     return Trained("fine_tune", _keras_predict(model), time.perf_counter() - start, history,
-                   {"n_blocks": n_blocks, "head_epochs_run": len(head["loss"]), "epochs_run": len(tuned["loss"])})
+                   {"n_blocks": n_blocks, "head_epochs_run": len(head["loss"]), "epochs_run": len(tuned["loss"])},
+                   model)
