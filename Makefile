@@ -8,7 +8,7 @@ RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab test lint bench bench-full pretrain docs-images
+.PHONY: help install lab test lint bench bench-full bench-notebooks pretrain docs-images
 .DEFAULT_GOAL := help
 
 help:
@@ -16,6 +16,7 @@ help:
 	@echo "make test   - set up .venv and run the whole test suite, offline"
 	@echo "make lint   - ruff over the code"
 	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
+	@echo "make bench-notebooks - run every lecture notebook; print its time and peak memory"
 	@echo "make pretrain - rebuild the bundled base weights from scratch (about 50 min on 2 cores)"
 
 $(STAMP): pyproject.toml
@@ -41,6 +42,9 @@ bench: $(STAMP)
 
 bench-full: $(STAMP)
 	$(RUN) $(BIN)/python -m benchmarks.ladder --full
+
+bench-notebooks: $(STAMP)
+	$(RUN) $(BIN)/python -m benchmarks.notebooks
 
 pretrain: $(STAMP)
 	$(RUN) $(BIN)/python -m helpers.pretrain

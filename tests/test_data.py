@@ -307,3 +307,20 @@ def test_source_attributes_describe_the_same_images():
     assert attributes.shape == (12, 6) and (labels == plain_labels).all()
     assert ((attributes[:, :2] > 0.2) & (attributes[:, :2] < 0.8)).all()  # face centres inside the image
 
+
+
+def test_course_images_offline_and_from_a_photo_folder(folder):
+    x, y, xt, yt, names = data.course_images(6, 4, seed=1)
+    assert x.shape == (6, 96, 96, 3) and xt.shape == (4, 96, 96, 3) and names == TARGET_CLASSES
+    assert not any(np.array_equal(a, b) for a in x for b in xt)  # test images are drawn apart
+    x, y, xt, yt, names = data.course_images(16, 4, photos=folder)
+    assert names == TARGET_CLASSES and len(x) == 16 and len(xt) == 4 and x.dtype == np.uint8
+
+
+def test_rings_need_polar_coordinates():
+    from sklearn.linear_model import LogisticRegression
+
+    points, labels = data.make_rings(400)
+    cartesian = LogisticRegression().fit(points, labels).score(points, labels)
+    polar = LogisticRegression().fit(data.to_polar(points), labels).score(data.to_polar(points), labels)
+    assert cartesian < 0.7 and polar > 0.95

@@ -1,0 +1,64 @@
+"""Execute every lecture notebook offline; print and record its time and peak memory.
+
+    python -m benchmarks.notebooks            # make bench-notebooks
+
+Each notebook runs top to bottom in a fresh kernel and a scratch folder. Peak RSS is the
+kernel's own high-water mark, read by one extra cell appended to the in-memory copy (the
+notebook file is not changed). Writes ``docs/benchmarks/notebooks.json``: a list of objects
+with keys ``notebook``, ``seconds`` and ``peak_rss_mb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "benchmarks" / "notebooks.json"
+PEAK_RSS_CELL = (
+    "import resource, sys\n"
+    "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "print('PEAK_RSS_MB', peak / (1024 * 1024 if sys.platform == 'darwin' else 1024))"
+)
+
+
+def run_notebook(path: Path, timeout: int = 600) -> dict:
+    """Execute one notebook; return its row (raises if a cell fails)."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PEAK_RSS_CELL))
+    with tempfile.TemporaryDirectory() as scratch:
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": scratch}}).execute()
+        seconds = time.perf_counter() - start
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    peak = float(text.split("PEAK_RSS_MB")[1].split()[0])
+    return {"notebook": path.relative_to(ROOT).as_posix(), "seconds": round(seconds, 1), "peak_rss_mb": round(peak)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.notebooks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in lectures/")
+    args = parser.parse_args(argv)
+    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "lectures").glob("*.ipynb"))
+    rows = []
+    print(f"{'notebook':<50}{'seconds':>9}{'peak RSS MB':>13}")
+    for path in paths:
+        row = run_notebook(path)
+        rows.append(row)
+        print(f"{row['notebook']:<50}{row['seconds']:>9.1f}{row['peak_rss_mb']:>13.0f}", flush=True)
+    print(f"{'total':<50}{sum(r['seconds'] for r in rows):>9.1f}{max(r['peak_rss_mb'] for r in rows):>13.0f}")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
