@@ -489,6 +489,10 @@ def download_archive(url: str, sha256: str, *, name: str | None = None,
     -------
     Path
         The folder the archive was extracted into, ``<cache>/datasets/<name without suffix>``.
+
+    Examples
+    --------
+    >>> folder = download_archive("https://example.org/photos.zip", "ab" * 32)  # doctest: +SKIP
     """
     import keras
 
@@ -544,7 +548,15 @@ def to_polar(points: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------- notebooks
 def dataset_to_arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Collect a batched ``tf.data.Dataset`` of ``(images, labels)`` into uint8 images and int labels."""
+    """Collect a batched ``tf.data.Dataset`` of ``(images, labels)`` into uint8 images and int labels.
+
+    Examples
+    --------
+    >>> import tensorflow as tf, numpy as np
+    >>> ds = tf.data.Dataset.from_tensor_slices((np.zeros((3, 4, 4, 3)), [0, 1, 0])).batch(2)
+    >>> [a.shape for a in dataset_to_arrays(ds)]
+    [(3, 4, 4, 3), (3,)]
+    """
     images, labels = [], []
     for batch_images, batch_labels in dataset:
         images.append(np.asarray(batch_images).clip(0, 255).astype(np.uint8))

@@ -17,7 +17,14 @@ def _as_batch(images) -> np.ndarray:
 
 
 def last_conv_layer(model: keras.Model) -> str:
-    """Name of the last layer of ``model`` whose output is a 4-D feature map."""
+    """Name of the last layer of ``model`` whose output is a 4-D feature map.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> last_conv_layer(load_base(None))
+    'out_relu'
+    """
     for layer in reversed(model.layers):
         shape = getattr(layer, "output", None) is not None and layer.output.shape
         if shape and len(shape) == 4 and not isinstance(layer, keras.layers.InputLayer):
@@ -30,6 +37,14 @@ def saliency(model: keras.Model, images, class_index: int | None = None) -> np.n
     """Gradient saliency: how much each pixel moves the class score, shape ``(n, height, width)`` in 0..1.
 
     ``class_index`` defaults to each image's predicted class.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> from helpers.surgery import attach_head
+    >>> import numpy as np
+    >>> saliency(attach_head(load_base(None), 2), np.zeros((96, 96, 3))).shape
+    (1, 96, 96)
     """
     batch = tf.convert_to_tensor(_as_batch(images))
     with tf.GradientTape() as tape:
@@ -54,6 +69,14 @@ def gradcam(model: keras.Model, images, class_index: int | None = None, layer: s
         Class to explain (default: each image's predicted class).
     layer : str, optional
         Convolutional layer to explain (default: the last one).
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> from helpers.surgery import attach_head
+    >>> import numpy as np
+    >>> gradcam(attach_head(load_base("bundled"), 2), np.zeros((2, 96, 96, 3))).shape
+    (2, 96, 96)
     """
     from helpers.surgery import get_layer
 

@@ -29,7 +29,15 @@ Weights = Literal["bundled", "imagenet"] | None
 
 
 def sha256_of(path: str | os.PathLike) -> str:
-    """SHA-256 of a file, as hex."""
+    """SHA-256 of a file, as hex.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = tempfile.mktemp(); open(path, "wb").close()
+    >>> sha256_of(path)[:12]
+    'e3b0c44298fc'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -43,6 +51,11 @@ def build_base(image_size: int = IMAGE_SIZE, *, weights: str | None = None, pool
 
     ``bn_momentum`` overrides the BatchNorm momentum (Keras' 0.999 leaves moving statistics
     unsettled after a short pretraining).
+
+    Examples
+    --------
+    >>> build_base(bn_momentum=0.9).get_layer("bn_Conv1").momentum
+    0.9
     """
     import keras
 
@@ -120,7 +133,13 @@ def load_base(weights: Weights = "bundled", *, image_size: int = IMAGE_SIZE, poo
 
 
 def bundled_card() -> dict:
-    """What the bundled weights were trained on and how well: their configuration and accuracy."""
+    """What the bundled weights were trained on and how well: their configuration and accuracy.
+
+    Examples
+    --------
+    >>> sorted(bundled_card())[:2]
+    ['architecture', 'chance_accuracy']
+    """
     return json.loads(BUNDLED_CARD.read_text())
 
 

@@ -90,7 +90,13 @@ def _history_dict(history) -> dict[str, list[float]]:
 
 
 def best_epoch(history, monitor: str = "val_loss") -> int:
-    """Index of the best epoch of a Keras history (lowest loss, or highest accuracy)."""
+    """Index of the best epoch of a Keras history (lowest loss, or highest accuracy).
+
+    Examples
+    --------
+    >>> best_epoch({"val_loss": [0.9, 0.4, 0.6]})
+    1
+    """
     values = _history_dict(history)[monitor]
     return int(np.argmax(values) if "acc" in monitor else np.argmin(values))
 
@@ -99,6 +105,12 @@ def training_curves(histories: dict, *, metric: str = "accuracy", ax=None, mark_
     """Training (dashed) and validation (solid) curves of several runs, best epochs marked.
 
     ``histories`` maps a run's name to a Keras ``History`` or its ``.history`` dict.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> h = {"accuracy": [0.6, 0.8], "val_accuracy": [0.6, 0.7], "loss": [1, .5], "val_loss": [1, .7]}
+    >>> ax = training_curves({"run": h})
     """
     ax = _axes(ax)
     for k, (name, history) in enumerate(histories.items()):
@@ -123,6 +135,12 @@ def conv_kernels(kernels, *, max_kernels: int = 32, columns: int = 8, ax=None, t
     """The kernels of a convolution (a layer, or an array ``(h, w, in, out)``), each as a small image.
 
     Three-channel kernels are shown in colour, others as the mean over input channels.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> ax = conv_kernels(np.random.default_rng(0).normal(size=(3, 3, 3, 8)))
     """
     weights = kernels.get_weights()[0] if hasattr(kernels, "get_weights") else np.asarray(kernels)
     if weights.ndim != 4:
@@ -137,7 +155,15 @@ def conv_kernels(kernels, *, max_kernels: int = 32, columns: int = 8, ax=None, t
 
 
 def feature_maps(model, image, layer: str, *, channels: int = 16, columns: int = 8, ax=None):
-    """The first ``channels`` feature maps of ``layer`` for one image (raw, values 0..255)."""
+    """The first ``channels`` feature maps of ``layer`` for one image (raw, values 0..255).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from helpers.models import load_base
+    >>> import numpy as np
+    >>> ax = feature_maps(load_base(None), np.zeros((96, 96, 3)), "Conv1_relu", channels=4)
+    """
     import keras
 
     from helpers.surgery import get_layer
@@ -158,7 +184,13 @@ def feature_maps(model, image, layer: str, *, channels: int = 16, columns: int =
 
 
 def confusion_matrix(y_true, y_pred, class_names: Sequence[str] = (), *, ax=None):
-    """Confusion matrix with counts, via scikit-learn's ``ConfusionMatrixDisplay``."""
+    """Confusion matrix with counts, via scikit-learn's ``ConfusionMatrixDisplay``.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> ax = confusion_matrix([0, 1, 1], [0, 1, 0], ["hat", "sunglasses"])
+    """
     from sklearn.metrics import ConfusionMatrixDisplay
 
     ax = _axes(ax, figsize=(4, 4))
@@ -170,7 +202,14 @@ def confusion_matrix(y_true, y_pred, class_names: Sequence[str] = (), *, ax=None
 
 def embedding(features, labels, class_names: Sequence[str] = (), *, method: str = "pca", ax=None,
               title: str | None = None, seed: int = 0):
-    """Features projected to 2-D (``"pca"`` or ``"tsne"``), one colour per class."""
+    """Features projected to 2-D (``"pca"`` or ``"tsne"``), one colour per class.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> ax = embedding(np.random.default_rng(0).normal(size=(20, 5)), np.arange(20) % 2)
+    """
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
     from sklearn.preprocessing import StandardScaler
@@ -195,7 +234,14 @@ def embedding(features, labels, class_names: Sequence[str] = (), *, method: str 
 
 def heatmap_overlay(images, heatmaps, *, columns: int = 4, alpha: float = 0.45, ax=None, title: str | None = None,
                     labels: Sequence[str] | None = None):
-    """Images with a heatmap (Grad-CAM or saliency, values 0..1) laid over each."""
+    """Images with a heatmap (Grad-CAM or saliency, values 0..1) laid over each.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> ax = heatmap_overlay(np.zeros((2, 8, 8, 3)), np.ones((2, 8, 8)) / 2)
+    """
     import matplotlib
 
     images = np.asarray(images, np.float32).reshape((-1, *np.shape(images)[-3:]))
@@ -214,7 +260,16 @@ def heatmap_overlay(images, heatmaps, *, columns: int = 4, alpha: float = 0.45, 
 
 
 def decision_boundary(classifier, points, labels, *, ax=None, resolution: int = 200, title: str | None = None):
-    """Regions a fitted 2-D classifier assigns to each class, with the data on top."""
+    """Regions a fitted 2-D classifier assigns to each class, with the data on top.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from helpers.data import make_rings
+    >>> x, y = make_rings(100)
+    >>> ax = decision_boundary(LogisticRegression().fit(x, y), x, y)
+    """
     points, labels = np.asarray(points, np.float64), np.asarray(labels)
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"decision_boundary needs 2-D points of shape (n, 2), got {points.shape}")
@@ -234,6 +289,11 @@ def params_vs_speed(rows: Sequence[dict], *, ax=None):
     """Parameters against images per second, one labelled point per architecture.
 
     Each row has ``name``, ``params`` and ``images_per_s``.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> ax = params_vs_speed([{"name": "VGG16", "params": 1.3e8, "images_per_s": 4}])
     """
     ax = _axes(ax, figsize=(5, 3.5))
     for row in rows:
@@ -257,6 +317,10 @@ def live_curves(metric: str = "accuracy", *, notebook: bool | None = None):
     """A Keras callback that redraws one training-curve figure per epoch in a notebook.
 
     Outside a notebook (or with ``notebook=False``) it prints one plain-text line per epoch.
+
+    Examples
+    --------
+    >>> callback = live_curves(notebook=False)  # pass to model.fit(..., callbacks=[callback])
     """
     import keras
 

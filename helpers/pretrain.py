@@ -49,6 +49,10 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
     """Train the base on the source task; write ``<name>.weights.h5`` and ``<name>.json`` to ``out_dir``.
 
     Returns the card written beside the weights.
+
+    Examples
+    --------
+    >>> card = pretrain(PretrainConfig.tiny(), "/tmp/weights", verbose=0)  # doctest: +SKIP
     """
     import keras
     import numpy as np

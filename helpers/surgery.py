@@ -26,7 +26,14 @@ _MOBILENET_TOP = re.compile(r"^(Conv_1|Conv_1_bn|out_relu)$")
 
 
 def is_mobilenet(model: keras.Model) -> bool:
-    """Whether ``model`` contains MobileNetV2's layers, flat (as :func:`attach_head` builds it)."""
+    """Whether ``model`` contains MobileNetV2's layers, flat (as :func:`attach_head` builds it).
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> is_mobilenet(load_base(None))
+    True
+    """
     names = {layer.name for layer in model.layers}
     return {"Conv1", "block_16_project", "Conv_1"} <= names
 
@@ -69,7 +76,14 @@ def blocks(model: keras.Model) -> OrderedDict[str, list[keras.layers.Layer]]:
 
 
 def base_blocks(model: keras.Model) -> list[str]:
-    """Names of the blocks that belong to the pretrained base (all but the head), in order."""
+    """Names of the blocks that belong to the pretrained base (all but the head), in order.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> base_blocks(attach_head(load_base(None), 2))[-2:]
+    ['block_16', 'top']
+    """
     names = list(blocks(model))
     if is_mobilenet(model):
         return [n for n in names if n != "head"]
@@ -77,7 +91,14 @@ def base_blocks(model: keras.Model) -> list[str]:
 
 
 def get_layer(model: keras.Model, name: str) -> keras.layers.Layer:
-    """``model.get_layer(name)`` with an error that lists close matches."""
+    """``model.get_layer(name)`` with an error that lists close matches.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> get_layer(load_base(None), "Conv1").name
+    'Conv1'
+    """
     try:
         return model.get_layer(name)
     except ValueError:
@@ -144,6 +165,13 @@ def unfreeze(model: keras.Model, which=None, *, learning_rate: float | None = No
     """Unfreeze the whole model, or the layers or blocks in ``which``; BatchNorm stays frozen unless asked.
 
     Compiles a compiled model again, so the change takes effect. Returns ``model``.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> model = unfreeze(freeze(attach_head(load_base(None), 2)), "top")
+    >>> model.get_layer("Conv_1").trainable, model.get_layer("Conv_1_bn").trainable
+    (True, False)
     """
     before = {id(layer): layer.trainable for layer in model.layers}
     selected = {id(layer) for layer in (model.layers if which is None else _select(model, which))}
@@ -172,6 +200,13 @@ def freeze_base(model: keras.Model, *, learning_rate: float | None = None) -> ke
     """Freeze every block of the pretrained base; only the head trains (feature extraction).
 
     Compiles a compiled model again (see the module notes). Returns ``model``.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> model = freeze_base(attach_head(load_base(None), 2))
+    >>> [w.path for w in model.trainable_weights]
+    ['head_logits/kernel', 'head_logits/bias']
     """
     return unfreeze_last(model, 0, learning_rate=learning_rate)
 
@@ -223,7 +258,15 @@ def unfreeze_last(model: keras.Model, n_blocks: int, *, learning_rate: float | N
 
 def unfreeze_all(model: keras.Model, *, learning_rate: float | None = None,
                  train_batchnorm: bool = False) -> keras.Model:
-    """Fine-tune everything (BatchNorm statistics stay frozen unless ``train_batchnorm``)."""
+    """Fine-tune everything (BatchNorm statistics stay frozen unless ``train_batchnorm``).
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> model = unfreeze_all(attach_head(load_base(None), 2))
+    >>> model.get_layer("Conv1").trainable, model.get_layer("bn_Conv1").trainable
+    (True, False)
+    """
     return unfreeze_last(model, len(base_blocks(model)), learning_rate=learning_rate,
                          train_batchnorm=train_batchnorm)
 
@@ -271,6 +314,13 @@ def trainable_summary(model: keras.Model, *, print_table: bool = False) -> Order
     """Trainable and frozen parameters per block, as data (and as a printed table if asked).
 
     Returns an ordered mapping ``block -> {"trainable": int, "frozen": int}``.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> rows = trainable_summary(freeze_base(attach_head(load_base(None), 2)))
+    >>> rows["head"]
+    {'trainable': 2562, 'frozen': 0}
     """
     rows: OrderedDict[str, dict] = OrderedDict()
     for name, layers in blocks(model).items():

@@ -24,7 +24,12 @@ def best_epoch_stopping(patience: int = 10, monitor: str = "val_loss") -> keras.
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stop training at the end of the first epoch that finishes after ``seconds``."""
+    """Stop training at the end of the first epoch that finishes after ``seconds``.
+
+    Examples
+    --------
+    >>> budget = TimeBudget(60)  # model.fit(..., callbacks=[budget]) stops after about a minute
+    """
 
     def __init__(self, seconds: float):
         super().__init__()
@@ -58,6 +63,13 @@ def extract_features(base: keras.Model, images, *, batch_size: int = 64, progres
     Returns
     -------
     ndarray of float32, shape (n, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from helpers.models import load_base
+    >>> extract_features(load_base("bundled"), np.zeros((3, 96, 96, 3)), progress=False).shape
+    (3, 1280)
     """
     batches = _batches(images, batch_size)
     total = len(images) if hasattr(images, "__len__") and not hasattr(images, "element_spec") else None
@@ -151,6 +163,15 @@ def differential_optimizer(model: keras.Model, learning_rate: float, *, factor: 
     optimizer : keras.optimizers.MultiOptimizer
     rates : list of (group names, learning rate)
         What each group gets, earliest first.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> from helpers.surgery import attach_head, unfreeze_last
+    >>> model = unfreeze_last(attach_head(load_base(None), 2), 4)
+    >>> optimizer, rates = differential_optimizer(model, 1e-3, factor=10)
+    >>> [f"{rate:.0e}" for _, rate in rates]
+    ['1e-05', '1e-04', '1e-03']
     """
     import re
 
