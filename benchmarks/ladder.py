@@ -144,6 +144,19 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def generator_speed(n_images: int = 600) -> dict:
+    """Images per second of each generator on one core, at the default size."""
+    from helpers.data import make_source_task, make_sunglasses_vs_hat
+
+    speeds = {}
+    for name, make in (("sunglasses_vs_hat", make_sunglasses_vs_hat), ("source_task", make_source_task)):
+        make(20, seed=1)  # warm-up
+        start = time.process_time()
+        make(n_images, seed=2, n_jobs=1)
+        speeds[name] = round(n_images / (time.process_time() - start), 1)
+    return speeds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ladder", description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="also N = 20, 50 and 200")
@@ -158,8 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(args.one, args.n, args.seed, args.time_budget)))
         return 0
     ns = [20, 50, 100, 200] if args.full else [100]
-    rows = summarise(run(ns, list(range(args.seeds))))
     args.out.mkdir(parents=True, exist_ok=True)
+    speeds = generator_speed()
+    (args.out / "generator.json").write_text(json.dumps({"images_per_cpu_second": speeds}, indent=2) + "\n")
+    print("generator, images per CPU-second on one core:", speeds, flush=True)
+    rows = summarise(run(ns, list(range(args.seeds))))
     json_path = args.out / "ladder.json"
     kept = [r for r in json.loads(json_path.read_text())] if json_path.exists() else []
     kept = [r for r in kept if r["n"] not in ns]

@@ -13,10 +13,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
 import warnings
@@ -74,19 +76,17 @@ def _generate(draw: Callable, n_classes: int, n_images: int, seed: int, image_si
             for a in range(start, start + n_images, chunk)]
     labels = (np.arange(start, start + n_images) % n_classes).astype(np.int32)
     parts = []
-    with tqdm(total=n_images, desc=what, unit="img", disable=not progress) as bar:
+    with tqdm(total=n_images, desc=what, unit="img", disable=not progress) as bar, contextlib.ExitStack() as stack:
         if n_jobs == 1 or len(jobs) == 1:
             results = map(_draw_range, jobs)
         else:
             workers = os.cpu_count() if n_jobs == -1 else n_jobs
-            pool = multiprocessing.get_context("fork").Pool(workers)
-            results = pool.imap(_draw_range, jobs)
+            # fork is fast and safe on Linux; elsewhere (macOS, Windows) the platform's default start method
+            context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
+            results = stack.enter_context(context.Pool(workers)).imap(_draw_range, jobs)
         for part in results:
             parts.append(part)
             bar.update(len(part[0]))
-        if n_jobs != 1 and len(jobs) > 1:
-            pool.close()
-            pool.join()
     images, *extras = (np.concatenate(column) for column in zip(*parts, strict=True))
     return (images, labels, *extras)
 
