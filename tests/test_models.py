@@ -63,8 +63,17 @@ def test_damaged_weights_are_refused(tmp_path, monkeypatch):
         load_base("bundled")
 
 
-def test_imagenet_offline_suggests_bundled(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: Keras must try to download
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    """An empty Keras cache (Keras reads KERAS_HOME once, at import, into this private setting)."""
+    from keras.src.backend import config
+
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_imagenet_offline_suggests_bundled(keras_home):
+    # An empty cache: Keras must try to download, and the network guard refuses.
     with pytest.raises(OSError, match="weights='bundled'"):
         load_base("imagenet")
 
@@ -85,3 +94,27 @@ def test_tiny_pretraining_writes_loadable_weights_and_card(tmp_path):
     assert 0 <= card["source_validation_accuracy"] <= 1 and card["config"]["n_images"] == 96
     base = models.build_base()
     base.load_weights(weights)  # the same architecture load_base builds
+
+
+def _cache_fake_imagenet_weights(keras_home) -> np.ndarray:
+    """Put ImageNet-format weights (random, saved as Keras' legacy HDF5) where Keras looks first."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras.utils.set_random_seed(7)
+    stand_in = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=models.ALPHA, include_top=False,
+                                              weights=None)
+    target = keras_home / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+    target.parent.mkdir(parents=True)
+    with h5py.File(target, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, stand_in)
+    return stand_in.get_layer("Conv1").kernel.numpy()
+
+
+def test_imagenet_weights_load_from_keras_cache_without_network(keras_home):
+    expected = _cache_fake_imagenet_weights(keras_home)
+    base = load_base("imagenet")
+    np.testing.assert_array_equal(base.get_layer("Conv1").kernel.numpy(), expected)
+    assert base.layers[1].name == "preprocess"  # the same preprocessing travels with either weights
+    assert models.main(["--cache-imagenet"]) == 0
