@@ -57,11 +57,19 @@ def _draw_range(args: tuple[Callable, int, int, int, int, int]) -> tuple[np.ndar
     return (np.stack(drawn),)
 
 
-def _draw_source_with_attributes(rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, np.ndarray]:
+def _with_attributes(draw: Callable, rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, ...]:
     attributes: dict = {}
-    image = faces.draw_source(rng, size, label, attributes)
+    image = draw(rng, size, label, attributes)
     row = [*attributes["geometry"], attributes["hair_style"], attributes["expression"]]
     return image, np.array(row, np.float32)
+
+
+def _draw_source_with_attributes(rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, ...]:
+    return _with_attributes(faces.draw_source, rng, size, label)
+
+
+def _draw_target_with_attributes(rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, ...]:
+    return _with_attributes(faces.draw_target, rng, size, label)
 
 
 def _generate(draw: Callable, n_classes: int, n_images: int, seed: int, image_size: int, start: int,
@@ -92,7 +100,7 @@ def _generate(draw: Callable, n_classes: int, n_images: int, seed: int, image_si
 
 
 def make_sunglasses_vs_hat(n_images: int, *, seed: int = 0, image_size: int = IMAGE_SIZE, start: int = 0,
-                           n_jobs: int = 1, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                           n_jobs: int = 1, progress: bool = False, return_attributes: bool = False):
     """Generate the target task: people wearing a hat (label 0) or sunglasses (label 1).
 
     Image ``i`` depends only on ``(seed, i)``, so any slice can be drawn again alone, and
@@ -112,6 +120,8 @@ def make_sunglasses_vs_hat(n_images: int, *, seed: int = 0, image_size: int = IM
         Worker processes; ``-1`` uses every core.
     progress : bool
         Show a progress bar.
+    return_attributes : bool
+        Also return what was drawn (see :func:`make_source_task`), for instance where the head is.
 
     Returns
     -------
@@ -125,8 +135,9 @@ def make_sunglasses_vs_hat(n_images: int, *, seed: int = 0, image_size: int = IM
     >>> [TARGET_CLASSES[i] for i in y]
     ['hat', 'sunglasses']
     """
-    return _generate(faces.draw_target, len(TARGET_CLASSES), n_images, seed, image_size, start, n_jobs,
-                     progress, "drawing sunglasses vs hat")
+    draw = _draw_target_with_attributes if return_attributes else faces.draw_target
+    return _generate(draw, len(TARGET_CLASSES), n_images, seed, image_size, start, n_jobs, progress,
+                     "drawing sunglasses vs hat")
 
 
 def make_source_task(n_images: int, *, seed: int = 0, image_size: int = IMAGE_SIZE, start: int = 0,
@@ -547,6 +558,23 @@ def to_polar(points: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------- notebooks
+def head_boxes(attributes: np.ndarray, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """Pixel boxes ``(top, bottom, left, right)`` around each drawn head and whatever it wears.
+
+    From the geometry columns of ``return_attributes=True``: tall enough above the face for a top
+    hat, wide enough for a sun hat's brim, down to the chin.
+
+    Examples
+    --------
+    >>> _, _, attributes = make_sunglasses_vs_hat(2, return_attributes=True)
+    >>> head_boxes(attributes).shape
+    (2, 4)
+    """
+    cx, cy, half_width = (np.asarray(attributes)[:, i] * image_size for i in range(3))
+    boxes = np.stack([cy - 3.2 * half_width, cy + 1.5 * half_width, cx - 2.1 * half_width, cx + 2.1 * half_width], 1)
+    return np.clip(np.round(boxes), 0, image_size).astype(int)
+
+
 def dataset_to_arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
     """Collect a batched ``tf.data.Dataset`` of ``(images, labels)`` into uint8 images and int labels.
 

@@ -95,3 +95,20 @@ def gradcam(model: keras.Model, images, class_index: int | None = None, layer: s
     cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1))[..., None]
     cam = tf.image.resize(cam, batch.shape[1:3], method="bilinear")[..., 0].numpy()
     return cam / (cam.max(axis=(1, 2), keepdims=True) + 1e-12)
+
+
+def share_inside(heatmaps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Fraction of each heatmap's total inside its box ``(top, bottom, left, right)``.
+
+    Compare with the box's share of the image area: a model that looks where the box is puts
+    much more of its heat there than the area alone would.
+
+    Examples
+    --------
+    >>> heat = np.zeros((1, 4, 4)); heat[0, :2, :2] = 1
+    >>> share_inside(heat, np.array([[0, 2, 0, 2]])).tolist()
+    [1.0]
+    """
+    heatmaps = np.asarray(heatmaps, np.float64)
+    inside = np.array([h[t:b, left:right].sum() for h, (t, b, left, right) in zip(heatmaps, boxes, strict=True)])
+    return inside / (heatmaps.sum(axis=(1, 2)) + 1e-12)

@@ -563,18 +563,22 @@ def _photograph(image: Image.Image, rng: np.random.Generator) -> np.ndarray:
     return pixels
 
 
-def draw_target(rng: np.random.Generator, size: int, label: int) -> np.ndarray:
+def _draw_sunglasses(c: Canvas, face: Face, rng: np.random.Generator) -> None:
+    _draw_eyewear(c, face, rng, dark=True)
+
+
+def draw_target(rng: np.random.Generator, size: int, label: int, attributes: dict | None = None) -> np.ndarray:
     """A person wearing a hat (``label == 0``) or sunglasses (``label == 1``).
 
     A third of hat-wearers also wear clear eyeglasses, and a third of sunglasses-wearers wear a
     band, bow or flower in the hair, so neither "something at the eyes" nor "something on the
-    head" alone gives the class away.
+    head" alone gives the class away. ``attributes``: as in :func:`render_portrait`.
     """
     if label == 0:
         distractor = _clear_glasses if rng.random() < 0.35 else None
-        return render_portrait(rng, size, _draw_hat, distractor)
+        return render_portrait(rng, size, _draw_hat, distractor, attributes=attributes)
     distractor = _draw_headband if rng.random() < 0.35 else None
-    return render_portrait(rng, size, lambda c, f, r: _draw_eyewear(c, f, r, dark=True), distractor)
+    return render_portrait(rng, size, _draw_sunglasses, distractor, attributes=attributes)
 
 
 def draw_source(rng: np.random.Generator, size: int, label: int, attributes: dict | None = None) -> np.ndarray:

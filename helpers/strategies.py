@@ -89,7 +89,7 @@ def pixels_logreg(images: np.ndarray, labels: np.ndarray, *, cs: tuple[float, ..
     Examples
     --------
     >>> from helpers.data import make_sunglasses_vs_hat
-    >>> x, y = make_sunglasses_vs_hat(20)
+    >>> x, y = make_sunglasses_vs_hat(20, image_size=32)
     >>> pixels_logreg(x, y).name
     'pixels_logreg'
     """

@@ -324,3 +324,12 @@ def test_rings_need_polar_coordinates():
     cartesian = LogisticRegression().fit(points, labels).score(points, labels)
     polar = LogisticRegression().fit(data.to_polar(points), labels).score(data.to_polar(points), labels)
     assert cartesian < 0.7 and polar > 0.95
+
+
+def test_target_attributes_and_head_boxes():
+    images, labels, attributes = make_sunglasses_vs_hat(6, seed=2, return_attributes=True)
+    np.testing.assert_array_equal(images, make_sunglasses_vs_hat(6, seed=2)[0])  # same pictures either way
+    boxes = data.head_boxes(attributes)
+    assert ((boxes[:, 0] < boxes[:, 1]) & (boxes[:, 2] < boxes[:, 3])).all()
+    centres_x = attributes[:, 0] * 96
+    assert ((boxes[:, 2] <= centres_x) & (centres_x <= boxes[:, 3])).all()
