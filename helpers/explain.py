@@ -105,10 +105,11 @@ def share_inside(heatmaps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> heat = np.zeros((1, 4, 4)); heat[0, :2, :2] = 1
-    >>> share_inside(heat, np.array([[0, 2, 0, 2]])).tolist()
+    >>> heat = np.zeros((1, 4, 4))
+    >>> heat[0, :2, :2] = 1
+    >>> share_inside(heat, np.array([[0, 2, 0, 4]])).round(3).tolist()
     [1.0]
     """
     heatmaps = np.asarray(heatmaps, np.float64)
     inside = np.array([h[t:b, left:right].sum() for h, (t, b, left, right) in zip(heatmaps, boxes, strict=True)])
-    return inside / (heatmaps.sum(axis=(1, 2)) + 1e-12)
+    return inside / np.maximum(heatmaps.sum(axis=(1, 2)), 1e-12)
