@@ -44,7 +44,8 @@ def run_notebook(path: Path, timeout: int = 600) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.notebooks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in lectures/")
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="default: every notebook in lectures/ (named ones update their rows in the JSON)")
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "lectures").glob("*.ipynb"))
     rows = []
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['notebook']:<50}{row['seconds']:>9.1f}{row['peak_rss_mb']:>13.0f}", flush=True)
     print(f"{'total':<50}{sum(r['seconds'] for r in rows):>9.1f}{max(r['peak_rss_mb'] for r in rows):>13.0f}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
+    if args.notebooks and OUT.exists():  # a partial run updates its own rows and keeps the others
+        fresh = {r["notebook"] for r in rows}
+        rows = sorted([r for r in json.loads(OUT.read_text()) if r["notebook"] not in fresh] + rows,
+                      key=lambda r: r["notebook"])
     OUT.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {OUT}")
     return 0

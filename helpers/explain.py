@@ -33,10 +33,16 @@ def last_conv_layer(model: keras.Model) -> str:
                      "has no feature map to look at. Use saliency() instead, or a convolutional model.")
 
 
-def saliency(model: keras.Model, images, class_index: int | None = None) -> np.ndarray:
+def _in_batches(function, images: np.ndarray, batch_size: int) -> np.ndarray:
+    # Gradients keep every activation of the batch alive: small batches keep memory low.
+    return np.concatenate([function(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def saliency(model: keras.Model, images, class_index: int | None = None, *, batch_size: int = 16) -> np.ndarray:
     """Gradient saliency: how much each pixel moves the class score, shape ``(n, height, width)`` in 0..1.
 
-    ``class_index`` defaults to each image's predicted class.
+    ``class_index`` defaults to each image's predicted class; images go through in batches of
+    ``batch_size``.
 
     Examples
     --------
@@ -46,17 +52,21 @@ def saliency(model: keras.Model, images, class_index: int | None = None) -> np.n
     >>> saliency(attach_head(load_base(None), 2), np.zeros((96, 96, 3))).shape
     (1, 96, 96)
     """
-    batch = tf.convert_to_tensor(_as_batch(images))
-    with tf.GradientTape() as tape:
-        tape.watch(batch)
-        scores = model(batch, training=False)
-        chosen = tf.argmax(scores, axis=1) if class_index is None else tf.fill([len(batch)], class_index)
-        picked = tf.gather(scores, chosen, axis=1, batch_dims=1)
-    grads = tf.reduce_max(tf.abs(tape.gradient(picked, batch)), axis=-1).numpy()
+    def one_batch(batch):
+        batch = tf.convert_to_tensor(batch)
+        with tf.GradientTape() as tape:
+            tape.watch(batch)
+            scores = model(batch, training=False)
+            chosen = tf.argmax(scores, axis=1) if class_index is None else tf.fill([len(batch)], class_index)
+            picked = tf.gather(scores, chosen, axis=1, batch_dims=1)
+        return tf.reduce_max(tf.abs(tape.gradient(picked, batch)), axis=-1).numpy()
+
+    grads = _in_batches(one_batch, _as_batch(images), batch_size)
     return grads / (grads.max(axis=(1, 2), keepdims=True) + 1e-12)
 
 
-def gradcam(model: keras.Model, images, class_index: int | None = None, layer: str | None = None) -> np.ndarray:
+def gradcam(model: keras.Model, images, class_index: int | None = None, layer: str | None = None, *,
+            batch_size: int = 16) -> np.ndarray:
     """Grad-CAM heatmaps at the input's size, shape ``(n, height, width)`` in 0..1.
 
     Parameters
@@ -69,6 +79,8 @@ def gradcam(model: keras.Model, images, class_index: int | None = None, layer: s
         Class to explain (default: each image's predicted class).
     layer : str, optional
         Convolutional layer to explain (default: the last one).
+    batch_size : int
+        Images per gradient computation (memory grows with it).
 
     Examples
     --------
@@ -86,14 +98,17 @@ def gradcam(model: keras.Model, images, class_index: int | None = None, layer: s
     if len(feature_layer.output.shape) != 4:
         raise ValueError(f"Layer {name!r} outputs shape {feature_layer.output.shape}, not a 4-D feature map.")
     probe = keras.Model(model.input, [feature_layer.output, model.output])
-    with tf.GradientTape() as tape:
-        maps, scores = probe(batch, training=False)
-        chosen = tf.argmax(scores, axis=1) if class_index is None else tf.fill([len(batch)], class_index)
-        picked = tf.gather(scores, chosen, axis=1, batch_dims=1)
-    grads = tape.gradient(picked, maps)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1))[..., None]
-    cam = tf.image.resize(cam, batch.shape[1:3], method="bilinear")[..., 0].numpy()
+
+    def one_batch(images):
+        with tf.GradientTape() as tape:
+            maps, scores = probe(images, training=False)
+            chosen = tf.argmax(scores, axis=1) if class_index is None else tf.fill([len(images)], class_index)
+            picked = tf.gather(scores, chosen, axis=1, batch_dims=1)
+        weights = tf.reduce_mean(tape.gradient(picked, maps), axis=(1, 2), keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1))[..., None]
+        return tf.image.resize(cam, images.shape[1:3], method="bilinear")[..., 0].numpy()
+
+    cam = _in_batches(one_batch, batch, batch_size)
     return cam / (cam.max(axis=(1, 2), keepdims=True) + 1e-12)
 
 
