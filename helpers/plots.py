@@ -166,12 +166,11 @@ def feature_maps(model, image, layer: str, *, channels: int = 16, columns: int =
     """
     import keras
 
-    from helpers.surgery import get_layer
+    from helpers.surgery import cut
 
-    target = get_layer(model, layer)
-    if len(target.output.shape) != 4:
-        raise ValueError(f"layer {layer!r} outputs shape {target.output.shape}, not feature maps")
-    probe = keras.Model(model.input, target.output)
+    probe = cut(model, at=layer)
+    if len(probe.output.shape) != 4:
+        raise ValueError(f"layer {layer!r} outputs shape {probe.output.shape}, not feature maps")
     maps = keras.ops.convert_to_numpy(probe(np.asarray(image, np.float32)[None], training=False))[0]
     maps = np.moveaxis(maps[..., :channels], -1, 0)
     low, high = maps.min(axis=(1, 2), keepdims=True), maps.max(axis=(1, 2), keepdims=True)

@@ -153,27 +153,27 @@ class FeatureMapExplorer(_Explorer):
 
     def __init__(self, model, image: np.ndarray, layers: list[str] | None = None):
         import ipywidgets as w
-        import keras
 
         self.model, self.image = model, np.asarray(image, np.float32)
         if layers is None:
-            layers = [layer.name for layer in model.layers if layer.name.endswith(("relu", "_relu"))]
+            layers = [layer.name for layer in model.layers if layer.name.endswith("relu")]
         if not layers:
             raise ValueError(f"Model {model.name!r} has no activation layers to explore; pass layers=[...] names")
         self.layer = w.Dropdown(options=layers, value=layers[0], description="layer")
         self.channel = w.IntSlider(value=0, min=0, max=0, description="channel")
         self.output = w.Output()
         self.widget = w.VBox([w.HBox([self.layer, self.channel]), self.output])
-        self._keras = keras
         self.layer.observe(self._on_layer, names="value")
         self.channel.observe(lambda change: self.update(), names="value")
         self._on_layer()
 
     def _on_layer(self, change=None):
-        from helpers.surgery import get_layer
+        import keras
 
-        probe = self._keras.Model(self.model.input, get_layer(self.model, self.layer.value).output)
-        self.maps = self._keras.ops.convert_to_numpy(probe(self.image[None], training=False))[0]
+        from helpers.surgery import cut
+
+        probe = cut(self.model, at=self.layer.value)
+        self.maps = keras.ops.convert_to_numpy(probe(self.image[None], training=False))[0]
         self.channel.max = self.maps.shape[-1] - 1
         self.channel.value = min(self.channel.value, self.channel.max)
         self.update()
