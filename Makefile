@@ -8,7 +8,7 @@ RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab test lint bench bench-full bench-notebooks pretrain docs-images
+.PHONY: help install lab test lint bench bench-full bench-notebooks pretrain docs-images release autograde
 .DEFAULT_GOAL := help
 
 help:
@@ -18,6 +18,8 @@ help:
 	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
 	@echo "make bench-notebooks - run every lecture notebook; print its time and peak memory"
 	@echo "make pretrain - rebuild the bundled base weights from scratch (about 50 min on 2 cores)"
+	@echo "make release  - regenerate exercises/ from solutions/ with nbgrader"
+	@echo "make autograde SUBMISSIONS=folder - grade every submitted notebook; writes graded/grades.csv"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,3 +53,10 @@ pretrain: $(STAMP)
 
 docs-images: $(STAMP)
 	$(RUN) $(BIN)/python -m tools.docs_images
+
+release: $(STAMP)
+	$(RUN) $(BIN)/nbgrader generate_assignment sunglasses_vs_hat --force
+
+autograde: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make autograde SUBMISSIONS=path/to/folder"; exit 2; }
+	$(RUN) $(BIN)/python -m tools.autograde "$(SUBMISSIONS)" $(AUTOGRADE_ARGS)

@@ -215,6 +215,67 @@ def export_image_folder(images: np.ndarray, labels: np.ndarray, directory: str |
     return root
 
 
+def course_data_dir() -> Path:
+    """Where the course keeps data it makes or downloads: ``$KERAS_HOME/datasets`` (default ``~/.keras``).
+
+    The same cache ``keras.utils.get_file`` uses, so offline sets and downloaded photos sit together.
+
+    Examples
+    --------
+    >>> course_data_dir().name
+    'datasets'
+    """
+    return Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "datasets"
+
+
+def sunglasses_vs_hat_folder(n_images: int = 500, *, seed: int = 0, directory: str | os.PathLike | None = None,
+                             image_size: int = IMAGE_SIZE) -> Path:
+    """The offline sunglasses-vs-hat photos as a folder of JPEG files, one subfolder per class.
+
+    Made once and reused: the folder is written beside its final place and renamed when complete,
+    so an interrupted run never leaves a half-written set behind.
+
+    Parameters
+    ----------
+    n_images : int
+        How many images, about half of each class.
+    seed : int
+        Seed of the draw.
+    directory : path, optional
+        Where to put it (default: ``course_data_dir() / "sunglasses_vs_hat_<n_images>_<seed>"``).
+    image_size : int
+        Side of the square images.
+
+    Returns
+    -------
+    Path
+        The folder, holding ``hat/`` and ``sunglasses/``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = sunglasses_vs_hat_folder(6, directory=Path(tempfile.mkdtemp()) / "photos")
+    >>> sorted(p.name for p in folder.iterdir()), len(list(folder.glob("*/*.jpg")))
+    (['hat', 'sunglasses'], 6)
+    """
+    if n_images < 2:
+        raise ValueError(f"n_images must be at least 2 (one per class), got {n_images}")
+    target = Path(directory) if directory else course_data_dir() / f"sunglasses_vs_hat_{n_images}_{seed}_{image_size}"
+    if len(list(target.glob("*/*.jpg"))) == n_images:
+        return target
+    if target.exists() and any(target.iterdir()):
+        raise FileExistsError(f"{target} holds something other than {n_images} course images; remove it or "
+                              f"pass another directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    images, labels = make_sunglasses_vs_hat(n_images, seed=seed, image_size=image_size)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as scratch:
+        export_image_folder(images, labels, Path(scratch) / "set")
+        if target.exists():
+            target.rmdir()
+        os.replace(Path(scratch) / "set", target)
+    return target
+
+
 @dataclass
 class FolderReport:
     """What :func:`inspect_image_folder` found in a folder of images."""

@@ -17,7 +17,8 @@ def _axes(ax=None, figsize=(6, 4)):
 
 
 def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class_names: Sequence[str] = (),
-               predictions: Sequence[int] | None = None, columns: int = 8, ax=None, title: str | None = None):
+               predictions: Sequence[int] | None = None, confidences: Sequence[float] | None = None,
+               columns: int = 8, ax=None, title: str | None = None):
     """Show images in a grid, with their labels; with ``predictions``, mistakes are framed in red.
 
     Parameters
@@ -29,6 +30,8 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class
         Names for the labels.
     predictions : sequence of int, optional
         Predicted classes: a wrong one is written in red with a red frame.
+    confidences : sequence of float, optional
+        The model's probability for each prediction, written after it (``sunglasses 97%``).
     columns : int
         Images per row.
     ax : matplotlib Axes, optional
@@ -50,6 +53,9 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ValueError(f"images must have shape (n, height, width, 3), got {images.shape}")
     n, h, w, _ = images.shape
+    if confidences is not None and (predictions is None or len(confidences) != n):
+        raise ValueError(f"confidences need predictions and one value per image ({n}), got "
+                         f"{None if confidences is None else len(confidences)}")
     rows = int(np.ceil(n / columns))
     pad = max(2, h // 16)
     label_space = (h // 4) if labels is not None else 0
@@ -77,6 +83,8 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class
             text = name(labels[k])
             if predictions is not None:
                 text = f"{name(predictions[k])}" if k in wrong else text
+            if confidences is not None:
+                text = f"{name(predictions[k])} {float(confidences[k]):.0%}"
             ax.text(c * cell_w + w / 2, r * cell_h + h + label_space * 0.55, text, ha="center", va="center",
                     fontsize=7, color="#d01c1c" if k in wrong else "black")
     ax.set_axis_off()

@@ -44,6 +44,19 @@ def test_image_grid_marks_mistakes_in_red():
         plots.image_grid(IMAGES[0])
 
 
+def test_image_grid_writes_the_confidence_of_each_prediction():
+    predictions = LABELS.copy()
+    predictions[0] = 1 - predictions[0]
+    confidences = np.linspace(0.5, 1.0, len(LABELS))
+    ax = plots.image_grid(IMAGES, LABELS, class_names=TARGET_CLASSES, predictions=predictions,
+                          confidences=confidences, columns=4)
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[0] == f"{TARGET_CLASSES[predictions[0]]} 50%" and texts[-1].endswith(" 100%")
+    assert ax.texts[0].get_color() == "#d01c1c" and ax.texts[1].get_color() == "black"
+    with pytest.raises(ValueError, match="one value per image"):
+        plots.image_grid(IMAGES, LABELS, predictions=predictions, confidences=confidences[:3])
+
+
 def test_training_curves_mark_the_best_epoch():
     history = {"accuracy": [0.5, 0.7, 0.9, 0.95], "val_accuracy": [0.5, 0.8, 0.75, 0.7],
                "loss": [1, 0.6, 0.3, 0.2], "val_loss": [1, 0.5, 0.6, 0.7]}
