@@ -5,7 +5,8 @@
 
 ``folder`` holds one notebook per student: ``<student_id>.ipynb`` or
 ``<student_id>/sunglasses_vs_hat.ipynb``. Writes ``<out>/grades.csv`` (``student_id``, ``score``,
-``max_score``), ``<out>/feedback/<student_id>.html`` and ``<out>/logs/<student_id>.txt``.
+``max_score``), ``<out>/scores_by_cell.csv``, ``<out>/feedback/<student_id>.html`` and
+``<out>/logs/<student_id>.txt``.
 
 How it keeps grading fair and the grader safe:
 
@@ -33,7 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -61,6 +62,7 @@ class Grade:
     score: float
     max_score: float
     problem: str = ""
+    by_cell: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> (score, max_score)
 
 
 def find_submissions(folder: Path) -> tuple[list[Submission], list[str]]:
@@ -205,13 +207,16 @@ def collect_grades(course: Path, submissions: list[Submission], problems: dict[s
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         max_score = gradebook.find_assignment(ASSIGNMENT).max_score
         for submission in submissions:
+            grade = Grade(submission.student_id, 0.0, float(max_score), problems.get(submission.student_id, ""))
             try:
                 graded = gradebook.find_submission(ASSIGNMENT, submission.student_id)
-                score = graded.score
             except MissingEntry:
-                score = 0.0
-            grades.append(Grade(submission.student_id, float(score), float(max_score),
-                                problems.get(submission.student_id, "")))
+                graded = None
+            if graded is not None:
+                grade.score = float(graded.score)
+                grade.by_cell = {cell.name: (float(cell.score), float(cell.max_score))
+                                 for notebook in graded.notebooks for cell in notebook.grades}
+            grades.append(grade)
     return grades
 
 
@@ -226,12 +231,19 @@ def write_feedback(course: Path, grades: list[Grade], out: Path, seed: int, sand
             (out / "feedback" / f"{grade.student_id}.html").write_text(text)
 
 
-def write_grades(grades: list[Grade], path: Path) -> None:
-    with open(path, "w", newline="") as out:
-        writer = csv.writer(out)
+def write_grades(grades: list[Grade], out: Path) -> None:
+    """``grades.csv`` (one row per student) and ``scores_by_cell.csv`` (one row per graded cell)."""
+    with open(out / "grades.csv", "w", newline="") as file:
+        writer = csv.writer(file)
         writer.writerow(["student_id", "score", "max_score"])
         for grade in grades:
             writer.writerow([grade.student_id, f"{grade.score:g}", f"{grade.max_score:g}"])
+    with open(out / "scores_by_cell.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["student_id", "cell", "score", "max_score"])
+        for grade in grades:
+            for cell, (score, max_score) in grade.by_cell.items():
+                writer.writerow([grade.student_id, cell, f"{score:g}", f"{max_score:g}"])
 
 
 def check_sandbox(sandbox: dict[str, str]) -> str:
@@ -284,7 +296,7 @@ def autograde(folder: Path, out: Path, *, cell_timeout: int | None = None, timeo
             print(f"Kept the grading course in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    write_grades(grades, out / "grades.csv")
+    write_grades(grades, out)
     width = max(len(g.student_id) for g in grades)
     for grade in grades:
         note = f"   ({grade.problem})" if grade.problem else ""

@@ -13,7 +13,8 @@ environment (nothing of the grader's but ``PATH`` and the locale), deterministic
 limit on the size of the files it writes, and dies with the grader.
 
     python tools/sandbox_kernel.py -f CONNECTION_FILE [kernel arguments]
-    python tools/sandbox_kernel.py --probe     # what would a submission see? (prints a JSON report)
+    python tools/sandbox_kernel.py --probe [PATH ...]   # which PATHs (default: the hidden ones) can a
+                                                         # submission read? (prints a JSON report)
 
 Configured by the grader through the environment: ``COURSE_SANDBOX_DIR`` (where kernel homes
 go), ``COURSE_SANDBOX_HIDE`` (paths to cover, separated by ``os.pathsep``).
@@ -128,7 +129,11 @@ def enter_sandbox() -> tuple[str, dict[str, str], str]:
             raise SystemExit("could not drop root rights; refusing to run a submission as root")
     _die_with_parent()
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
-    os.chdir(home)
+    try:
+        os.chdir(home)
+    except PermissionError:
+        raise SystemExit(f"the sandbox user cannot reach {home}: every folder above it must be passable by "
+                         f"others (chmod o+x), as tools.autograde's are") from None
     return home, sandbox_environment(home), isolation
 
 
@@ -150,8 +155,8 @@ print(json.dumps({"uid": os.getuid(), "isolation": sys.argv[1], "readable": [p f
 
 def main(argv: list[str]) -> None:
     python = sys.executable
-    if argv == ["--probe"]:
-        probe_paths = os.environ.get(HIDE_VARIABLE, "")
+    if argv[:1] == ["--probe"]:
+        probe_paths = os.pathsep.join(argv[1:]) or os.environ.get(HIDE_VARIABLE, "")
         home, env, isolation = enter_sandbox()
         os.execve(python, [python, "-c", PROBE, isolation], dict(env, PROBE_PATHS=probe_paths))
     if "-f" not in argv:

@@ -1,0 +1,158 @@
+"""The course in a real browser: JupyterLab, ipywidgets and nbgrader as students and instructors see them.
+
+Drives Debian's Chromium (``/usr/bin/chromium``, or ``$CHROMIUM``) with Playwright for Python
+against JupyterLab on loopback. Each test serves a fresh copy of the course's notebooks, so the
+repository is never touched, and saves a screenshot of what it checked under
+``build/browser/``. Without Chromium or Playwright the tests skip, unless
+``COURSE_REQUIRE_BROWSER=1`` (``.ci/run`` sets it) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, running_jupyter
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+SHOTS = ROOT / "build" / "browser"
+BIN = Path(sys.executable).parent
+LECTURE = "lectures/01_cnns_story_so_far.ipynb"
+EXERCISE = "exercises/sunglasses_vs_hat/sunglasses_vs_hat.ipynb"
+INSTRUCTOR_TOOLS = {"Formgrader", "Create assignment"}
+
+pytestmark = pytest.mark.slow
+
+
+def _missing_browser() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install playwright)"
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set $CHROMIUM)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = _missing_browser()
+    if missing:
+        if os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests required, but {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=["--no-sandbox", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    """A throwaway copy of the notebooks to serve: JupyterLab writes checkpoints next to what it opens."""
+    root = tmp_path_factory.mktemp("course")
+    for folder in ("lectures", "exercises"):
+        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return root
+
+
+@contextlib.contextmanager
+def lab_page(browser, course: Path, notebook: str, *, student: bool):
+    """JupyterLab (student or instructor configuration) with ``notebook`` open in a new page."""
+    # fresh workspaces and settings: nothing a previous session left open comes back
+    state = course.parent / f"lab-state-{'student' if student else 'instructor'}"
+    env = {"JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"), "JUPYTERLAB_SETTINGS_DIR": str(state / "settings")}
+    if student:
+        env["JUPYTER_CONFIG_PATH"] = str(ROOT / "config" / "student")
+    command = [str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={course}"]
+    with running_jupyter(command, env=env) as (url, token):
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(f"{url}/lab/tree/{notebook}?reset&token={token}")
+            page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel",
+                         has_text=Path(notebook).name).wait_for(timeout=60_000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            # the kernel is up once the notebook's execution indicator says idle
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            news = page.get_by_role("button", name="No", exact=True)  # "notify about Jupyter news?"
+            if news.count():
+                news.first.click()
+            yield page
+        finally:
+            page.close()
+
+
+def nbgrader_menu(page) -> list[str]:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    items = [text for text in page.locator(".lm-Menu-itemLabel").all_inner_texts() if text]
+    page.keyboard.press("Escape")
+    return items
+
+
+def sidebar_tabs(page) -> list[str]:
+    return page.locator(".jp-SideBar .lm-TabBar-tab").evaluate_all(
+        "tabs => tabs.map(tab => tab.getAttribute('title') || tab.textContent)")
+
+
+def test_a_lecture_widget_renders_and_answers_its_controls(browser, course):
+    with lab_page(browser, course, LECTURE, student=True) as page:
+        page.locator(".jp-Cell").first.click()
+        for _ in range(9):  # run the first nine cells: the convolution explorer, then a figure
+            page.keyboard.press("Shift+Enter")
+            page.wait_for_timeout(300)
+        dropdown = page.locator(".widget-dropdown select")
+        dropdown.wait_for(timeout=120_000)
+        widget_image = page.locator(".widget-output img").first
+        widget_image.wait_for(timeout=60_000)
+        outputs = page.locator(".jp-OutputArea").all_inner_texts()
+        assert not any("Error displaying widget" in text or "VBox(children" in text for text in outputs)
+
+        before = widget_image.get_attribute("src")
+        dropdown.select_option(label="blur")
+        page.wait_for_function(
+            "before => document.querySelector('.widget-output img')?.getAttribute('src') !== before",
+            arg=before, timeout=30_000)
+        assert page.locator(".widget-output img").first.get_attribute("src").startswith("data:image/png")
+
+        # a plain matplotlib figure (outside any widget): the learned kernels, a few cells further
+        figure = page.locator(".jp-OutputArea-output:not(.widget-output *) > img").first
+        figure.wait_for(timeout=120_000)
+        assert figure.bounding_box()["width"] > 100
+        widget_cell = page.locator(".jp-Cell", has=page.locator(".widget-dropdown"))
+        widget_cell.scroll_into_view_if_needed()
+        widget_cell.screenshot(path=SHOTS / "lecture_widget.png")
+        figure.scroll_into_view_if_needed()
+        page.screenshot(path=SHOTS / "lecture_figure.png")
+
+
+def test_students_see_the_exercise_without_instructor_tools(browser, course):
+    with lab_page(browser, course, EXERCISE, student=True) as page:
+        items = nbgrader_menu(page)
+        assert "Assignment List" in items and not INSTRUCTOR_TOOLS & set(items), items
+        assert "Nbgrader Create Assignment" not in sidebar_tabs(page)
+        page.screenshot(path=SHOTS / "exercise_student.png")
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+        page.get_by_text("Released assignments").first.wait_for(timeout=30_000)
+        assert page.get_by_text("Formgrader").count() == 0
+        page.screenshot(path=SHOTS / "assignment_list_student.png")
+
+
+def test_instructors_see_their_tools(browser, course):
+    with lab_page(browser, course, EXERCISE, student=False) as page:
+        items = nbgrader_menu(page)
+        assert INSTRUCTOR_TOOLS <= set(items), items
+        tabs = sidebar_tabs(page)
+        assert "Nbgrader Create Assignment" in tabs, tabs
+        page.locator(".jp-SideBar .lm-TabBar-tab[title='Nbgrader Create Assignment']").click()
+        page.locator(".nbgrader-CellWidget, .nbgrader-CreateAssignmentWidget").first.wait_for(timeout=30_000)
+        page.screenshot(path=SHOTS / "exercise_instructor.png")
