@@ -1,6 +1,9 @@
-"""Execute every lecture notebook offline; print and record its time and peak memory.
+"""Execute every lecture notebook and the exercise's solution offline; print and record time and memory.
 
     python -m benchmarks.notebooks            # make bench-notebooks
+    python -m benchmarks.notebooks lectures/03_feature_extraction.ipynb   # just that one
+
+Also times ``make autograde`` on one submission (the solution), the way instructors grade.
 
 Each notebook runs top to bottom in a fresh kernel and a scratch folder. Peak RSS is the
 kernel's own high-water mark, read by one extra cell appended to the in-memory copy (the
@@ -42,19 +45,42 @@ def run_notebook(path: Path, timeout: int = 600) -> dict:
     return {"notebook": path.relative_to(ROOT).as_posix(), "seconds": round(seconds, 1), "peak_rss_mb": round(peak)}
 
 
+def autograde_seconds() -> float:
+    """Wall time of ``tools.autograde`` grading the solution as one student's submission."""
+    import os
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "submissions"
+        folder.mkdir()
+        source = ROOT / "solutions" / "sunglasses_vs_hat" / "sunglasses_vs_hat.ipynb"
+        (folder / "student.ipynb").write_bytes(source.read_bytes())
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "tools.autograde", str(folder), "--out", str(Path(scratch) / "out")],
+                       cwd=ROOT, env=env, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.notebooks", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="default: every notebook in lectures/ (named ones update their rows in the JSON)")
+                        help="default: lectures/ and solutions/ (named ones update their rows in the JSON)")
     args = parser.parse_args(argv)
-    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "lectures").glob("*.ipynb"))
+    paths = [p.resolve() for p in args.notebooks] or [*sorted((ROOT / "lectures").glob("*.ipynb")),
+                                                      *sorted((ROOT / "solutions").glob("*/*.ipynb"))]
     rows = []
     print(f"{'notebook':<50}{'seconds':>9}{'peak RSS MB':>13}")
     for path in paths:
         row = run_notebook(path)
         rows.append(row)
         print(f"{row['notebook']:<50}{row['seconds']:>9.1f}{row['peak_rss_mb']:>13.0f}", flush=True)
-    print(f"{'total':<50}{sum(r['seconds'] for r in rows):>9.1f}{max(r['peak_rss_mb'] for r in rows):>13.0f}")
+    lectures = [r for r in rows if r["notebook"].startswith("lectures/")]
+    if lectures:
+        print(f"{'lectures/ in all':<50}{sum(r['seconds'] for r in lectures):>9.1f}"
+              f"{max(r['peak_rss_mb'] for r in lectures):>13.0f}")
+    if not args.notebooks:
+        print(f"{'make autograde, one submission':<50}{autograde_seconds():>9.1f}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     if args.notebooks and OUT.exists():  # a partial run updates its own rows and keeps the others
         fresh = {r["notebook"] for r in rows}

@@ -15,6 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from conftest import ROOT, running_jupyter
@@ -74,7 +75,9 @@ def lab_page(browser, course: Path, notebook: str, *, student: bool):
     if student:
         env["JUPYTER_CONFIG_PATH"] = str(ROOT / "config" / "student")
     command = [str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={course}"]
+    spawned = []
     with running_jupyter(command, env=env) as (url, token):
+        server = next(p for p in psutil.process_iter(["cmdline"]) if any(token in a for a in p.info["cmdline"] or ()))
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         try:
             page.goto(f"{url}/lab/tree/{notebook}?reset&token={token}")
@@ -89,6 +92,11 @@ def lab_page(browser, course: Path, notebook: str, *, student: bool):
             yield page
         finally:
             page.close()
+            spawned = server.children(recursive=True)  # kernels start in sessions of their own
+    _, alive = psutil.wait_procs(spawned, timeout=20)
+    for process in alive:
+        process.kill()
+    assert not alive, f"JupyterLab left processes running: {[p.pid for p in alive]}"
 
 
 def nbgrader_menu(page) -> list[str]:
