@@ -75,7 +75,7 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int 
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _keras_predict(model, batch_size: int = 128) -> Callable[[np.ndarray], np.ndarray]:
+def _keras_predict(model, batch_size: int = 32) -> Callable[[np.ndarray], np.ndarray]:
     def predict(images: np.ndarray) -> np.ndarray:
         return model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0).argmax(axis=1)
 

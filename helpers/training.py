@@ -43,7 +43,7 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def extract_features(base: keras.Model, images, *, batch_size: int = 64, progress: bool = True) -> np.ndarray:
+def extract_features(base: keras.Model, images, *, batch_size: int = 32, progress: bool = True) -> np.ndarray:
     """Run ``images`` through a frozen ``base`` once and return the features as a numpy array.
 
     Heads trained on these (scikit-learn's logistic regression, an MLP, a decision tree) train in

@@ -175,7 +175,7 @@ import glob, os
 targets = [os.path.expanduser("~root/.bash_history"), "/root", "{root}/.grading_seed",
            "{root}/solutions/sunglasses_vs_hat/sunglasses_vs_hat.ipynb", "{root}/.git/HEAD",
            f"/proc/{{os.getppid()}}/cwd/gradebook.db", *glob.glob("/tmp/autograde-*/course/gradebook.db"),
-           *glob.glob("/tmp/autograde-*/course/solutions/*/*.ipynb")]
+           *glob.glob("/tmp/autograde-*/course/solutions/*/*.ipynb"), "{folder}/good.ipynb"]
 found = [key for key in os.environ if "GRADING" in key]
 for path in targets:
     try:
@@ -213,7 +213,8 @@ def batch(tmp_path_factory):
     submit("deletes_cells", deleted)
     submit("huge_output", _with_cells(nbformat.read(RELEASE, as_version=4), "settings",
                                       "for i in range(300_000):\n    print('spam', i)"))
-    submit("snoops", _with_cells(nbformat.read(RELEASE, as_version=4), "settings", SNOOP.format(root=ROOT)))
+    snoop = SNOOP.format(root=ROOT, folder=folder)
+    submit("snoops", _with_cells(nbformat.read(RELEASE, as_version=4), "settings", snoop))
     (folder / "corrupt.ipynb").write_text("{ not json")
     out = tmp_path_factory.mktemp("graded")
     seed = secrets.randbelow(10**9) + 10**9
@@ -271,7 +272,7 @@ def test_edited_and_deleted_test_cells_are_restored_before_grading(batch):
 def test_a_snooping_submission_reads_none_of_the_graders_secrets(batch):
     html = (batch["out"] / "feedback" / "snoops.html").read_text()
     assert "FOUND []" in html, html[html.find("FOUND"):html.find("FOUND") + 300]
-    assert html.count("blocked") >= 6
+    assert html.count("blocked") >= 7
 
 
 def test_feedback_shows_no_hidden_test_and_no_seed(batch):

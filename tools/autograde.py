@@ -126,9 +126,10 @@ def _nbgrader(course: Path, *args: str, sandbox: dict[str, str], log: Path | Non
             return None
 
 
-def sandbox_settings(workdir: Path, out: Path) -> dict[str, str]:
+def sandbox_settings(workdir: Path, out: Path, submissions: Path) -> dict[str, str]:
     """Where kernels live, and what they must not see (see tools/sandbox_kernel.py)."""
-    secret = [workdir / "course", ROOT / "solutions", ROOT / ".git", SEED_FILE, out.resolve()]
+    secret = [workdir / "course", ROOT / "solutions", ROOT / ".git", ROOT / "gradebook.db", SEED_FILE,
+              out.resolve(), submissions.resolve()]
     return {"COURSE_SANDBOX_DIR": str(workdir / "scratch"),
             "COURSE_SANDBOX_HIDE": os.pathsep.join(str(p) for p in secret)}
 
@@ -275,7 +276,7 @@ def autograde(folder: Path, out: Path, *, cell_timeout: int | None = None, timeo
     (out / "logs").mkdir(exist_ok=True)
     previous_umask = os.umask(0o077)  # everything the grader writes stays the grader's
     workdir = Path(tempfile.mkdtemp(prefix="autograde-"))
-    sandbox = sandbox_settings(workdir, out)
+    sandbox = sandbox_settings(workdir, out, folder)
     try:
         course = make_course(workdir, seed, sandbox)
         print(f"Submissions run in a sandbox: {check_sandbox(sandbox)}.")
