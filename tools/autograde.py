@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbconvert.preprocessors import Preprocessor
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "sunglasses_vs_hat"
@@ -48,6 +49,20 @@ SEED_LINE = re.compile(r"^(GRADING_SEED = )(\d+)(  # make autograde puts the ins
                        re.MULTILINE)
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}")
 KERNEL_NAME = "course-sandbox"
+
+
+class BriefTracebacks(Preprocessor):
+    """In feedback, a failed test shows its error and message, not the code around it.
+
+    A traceback quotes the lines near the failure, and in a test cell those can be hidden tests.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
 
 
 @dataclass
@@ -156,11 +171,15 @@ def make_course(workdir: Path, seed: int, sandbox: dict[str, str]) -> Path:
     config = (ROOT / "nbgrader_config.py").read_text()
     (course / "nbgrader_config.py").write_text(config + f'''
 # Grading copy (tools/autograde.py): the sandboxed kernel, and no hidden tests in the feedback.
+import sys
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
+sys.path.insert(0, {str(ROOT)!r})
+from tools.autograde import BriefTracebacks
+
 c.Execute.kernel_name = "{KERNEL_NAME}"
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, BriefTracebacks, CSSHTMLHeaderPreprocessor]
 ''')
     kernel = course / ".jupyter" / "kernels" / KERNEL_NAME
     kernel.mkdir(parents=True)
