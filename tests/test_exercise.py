@@ -127,6 +127,18 @@ def test_the_grading_seed_is_made_once_and_private(tmp_path, monkeypatch):
     assert autograde.grading_seed() == 12345
 
 
+def test_feedback_tracebacks_keep_the_error_and_drop_the_code():
+    test_cell = nbformat.v4.new_code_cell("assert x\n### BEGIN HIDDEN TESTS\nassert secret", metadata={
+        "nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}})
+    student_cell = nbformat.v4.new_code_cell("1 / 0")
+    for cell, name, value in ((test_cell, "AssertionError", "accuracy 0.5"), (student_cell, "ZeroDivisionError", "")):
+        cell.outputs = [nbformat.v4.new_output("error", ename=name, evalue=value,
+                                               traceback=["----> 1 assert x", "### BEGIN HIDDEN TESTS", name])]
+    nb, _ = autograde.BriefTracebacks()(nbformat.v4.new_notebook(cells=[test_cell, student_cell]), {})
+    assert nb.cells[0].outputs[0].traceback == ["AssertionError: accuracy 0.5"]
+    assert len(nb.cells[1].outputs[0].traceback) == 3, "a student's own cell keeps its traceback"
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
                     reason="the sandbox hides files and drops rights only when the grader is root on Linux")
 def test_sandboxed_code_cannot_read_the_graders_secrets():

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "sunglasses_vs_hat"
@@ -56,6 +57,8 @@ class BriefTracebacks(Preprocessor):
 
     A traceback quotes the lines near the failure, and in a test cell those can be hidden tests.
     """
+
+    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
