@@ -242,7 +242,7 @@ def sunglasses_vs_hat_folder(n_images: int = 500, *, seed: int = 0, directory: s
     seed : int
         Seed of the draw.
     directory : path, optional
-        Where to put it (default: ``course_data_dir() / "sunglasses_vs_hat_<n_images>_<seed>"``).
+        Where to put it (default: ``course_data_dir() / "sunglasses_vs_hat_<n_images>_<seed>_<image_size>"``).
     image_size : int
         Side of the square images.
 
@@ -573,14 +573,14 @@ def download_archive(url: str, sha256: str, *, name: str | None = None,
     name = name or PurePosixPath(url.split("?")[0]).name
     if not name:
         raise ValueError(f"Cannot tell a file name from {url!r}; pass name=")
-    cache = Path(cache_dir or os.environ.get("KERAS_HOME", "~/.keras")).expanduser()
-    target = cache / "datasets" / name
+    datasets = Path(cache_dir).expanduser() / "datasets" if cache_dir else course_data_dir()
+    target = datasets / name
     extracted = target.parent / name.split(".")[0]
     if extracted.is_dir() and (extracted / ".sha256").is_file() and (extracted / ".sha256").read_text() == sha256:
         return extracted
     try:
         path = keras.utils.get_file(fname=name, origin=url, file_hash=sha256, hash_algorithm="sha256",
-                                    cache_dir=str(cache), cache_subdir="datasets")
+                                    cache_dir=str(datasets.parent), cache_subdir=datasets.name)
     except Exception as exc:
         target.unlink(missing_ok=True)
         if "hash does not match" in str(exc):

@@ -230,7 +230,7 @@ def batch(tmp_path_factory):
     (folder / "corrupt.ipynb").write_text("{ not json")
     out = tmp_path_factory.mktemp("graded")
     seed = secrets.randbelow(10**9) + 10**9
-    env = dict(nbgrader_env(), GRADING_SEED=str(seed))
+    env = dict(os.environ, GRADING_SEED=str(seed))  # tools.autograde finds nbgrader itself
     done = subprocess.run([sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out),
                            "--cell-timeout", "60", "--timeout", "600"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=3000)
