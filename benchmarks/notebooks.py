@@ -7,7 +7,8 @@ Also times ``make autograde`` on one submission (the solution), the way instruct
 
 Each notebook runs top to bottom in a fresh kernel and a scratch folder. Peak RSS is the
 kernel's own high-water mark, read by one extra cell appended to the in-memory copy (the
-notebook file is not changed). Writes ``docs/benchmarks/notebooks.json``: a list of objects
+notebook file is not changed). Kernels get ``MALLOC_ARENA_MAX=2``, as on Binder (the ``start``
+file) and under ``make lab``, unless the environment sets it already. Writes ``docs/benchmarks/notebooks.json``: a list of objects
 with keys ``notebook``, ``seconds`` and ``peak_rss_mb``.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -34,6 +36,7 @@ PEAK_RSS_CELL = (
 
 def run_notebook(path: Path, timeout: int = 600) -> dict:
     """Execute one notebook; return its row (raises if a cell fails)."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # what students' kernels get; kernels inherit it
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_RSS_CELL))
     with tempfile.TemporaryDirectory() as scratch:

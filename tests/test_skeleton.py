@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -126,3 +127,10 @@ def test_make_lab_serves_the_course_with_instructor_tools():
         disabled = set(_lab_page_config(url, token)["disabledExtensions"])
         assert not any(plugin.startswith("@jupyter/nbgrader") for plugin in disabled)
         assert http_get(f"{url}/formgrader?token={token}")[0] == 200
+
+
+def test_binder_start_limits_malloc_arenas_and_runs_the_server_command():
+    env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
+    done = subprocess.run(["bash", str(ROOT / "start"), "sh", "-c", "echo $MALLOC_ARENA_MAX; exit 3"], env=env,
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stdout.strip()) == (3, "2")
