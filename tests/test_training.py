@@ -109,3 +109,16 @@ def test_extract_features_from_arrays_and_datasets(base):
     np.testing.assert_allclose(extract_features(base, dataset, progress=False), pooled, atol=1e-4)
     with pytest.raises(ValueError, match=r"\(n, height, width, 3\)"):
         extract_features(base, IMAGES[..., 0])
+
+
+def test_feature_extraction_with_mirror_images_predicts_the_same_for_an_image_and_its_mirror(base):
+    from helpers.data import make_sunglasses_vs_hat
+    from helpers.strategies import feature_extraction
+
+    images, labels = make_sunglasses_vs_hat(24, seed=3)
+    mirrored = images[:, :, ::-1]
+    plain = feature_extraction(images[:16], labels[:16], base=base, mirror=False)
+    both = feature_extraction(images[:16], labels[:16], base=base)
+    assert both.details["mirror"] and not plain.details["mirror"]
+    assert (both.predict(images) == both.predict(mirrored)).all()  # symmetric by construction
+    assert (plain.predict(images) != plain.predict(mirrored)).any() or plain.accuracy(images, labels) == 1

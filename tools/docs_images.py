@@ -26,9 +26,9 @@ def target_grid(path=DOCS / "sunglasses_vs_hat.png", per_class: int = 16, seed: 
 def source_grid(path=DOCS / "source_task.png", seed: int = 0) -> None:
     images, labels = make_source_task(2 * len(SOURCE_CLASSES), seed=seed)
     order = labels.argsort(kind="stable")
-    fig, ax = plt.subplots(figsize=(13, 3.2))
+    fig, ax = plt.subplots(figsize=(1.2 * len(SOURCE_CLASSES), 3.2))
     image_grid(images[order], labels[order], class_names=SOURCE_CLASSES, columns=len(SOURCE_CLASSES), ax=ax,
-               title="Source task for pretraining: eleven accessories, no sunglasses, no hats")
+               title=f"Source task for pretraining: {len(SOURCE_CLASSES)} accessories, no sunglasses, no hats")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
