@@ -1,7 +1,7 @@
 """Course data: generated images, image folders the way real photos arrive, and archive downloads.
 
 Offline (the default), the course draws its own images: the target task, people wearing a hat
-or sunglasses, and a source task for pretraining, people wearing one of eleven other
+or sunglasses, and a source task for pretraining, people wearing one of fourteen other
 accessories. Online, the same code loads a photo archive or a folder of your own photos.
 
 Examples
@@ -60,7 +60,7 @@ def _draw_range(args: tuple[Callable, int, int, int, int, int]) -> tuple[np.ndar
 def _with_attributes(draw: Callable, rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, ...]:
     attributes: dict = {}
     image = draw(rng, size, label, attributes)
-    row = [*attributes["geometry"], attributes["hair_style"], attributes["expression"]]
+    row = [*attributes["geometry"], attributes["hair_style"], attributes["expression"], *attributes["hair_colour"]]
     return image, np.array(row, np.float32)
 
 
@@ -145,13 +145,13 @@ def make_source_task(n_images: int, *, seed: int = 0, image_size: int = IMAGE_SI
     """Generate the pretraining task: which of ``SOURCE_CLASSES`` a person wears.
 
     A "nearby objective for which it is easy to generate labels": the same kind of portraits as
-    the target task, with eleven other accessories and neither sunglasses nor hats. Parameters
+    the target task, with fourteen other accessories and neither sunglasses nor hats. Parameters
     and returns are those of :func:`make_sunglasses_vs_hat`; labels index ``SOURCE_CLASSES``.
 
-    With ``return_attributes=True`` a third array, float32 of shape ``(n_images, 6)``, describes
+    With ``return_attributes=True`` a third array, float32 of shape ``(n_images, 9)``, describes
     each portrait for multi-task pretraining: face centre x and y and half-width (fractions of
-    the image side), tilt (units of 30 degrees), hair style (index into ``faces.HAIR_STYLES``)
-    and expression (index into ``faces.EXPRESSIONS``).
+    the image side), tilt (units of 30 degrees), hair style (index into ``faces.HAIR_STYLES``),
+    expression (index into ``faces.EXPRESSIONS``) and hair colour (red, green, blue, 0..1).
 
     Examples
     --------

@@ -245,6 +245,15 @@ def _draw_hair_front(c: Canvas, face: Face, rng: np.random.Generator) -> None:
         c.polygon(np.array([[side * 0.2, -h], [side * 1.0, -0.4 * h], [side * 0.9, -0.75 * h]]), _shade(hair, 1.15))
 
 
+def _draw_eye(c: Canvas, face: Face, x: float, gaze: float) -> None:
+    if face.eyes_closed:
+        c.line(_arc(x, face.eye_y, 0.13, 0.05, 0, 180, 8), _shade(face.skin, 0.5), 0.03)
+    else:
+        c.ellipse(x, face.eye_y, 0.15, 0.08, (245, 245, 240, 255))
+        c.ellipse(x + gaze, face.eye_y, 0.07, 0.07, face.iris)
+        c.ellipse(x + gaze, face.eye_y, 0.035, 0.035, (10, 10, 10, 255))
+
+
 def _draw_features(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     h, ey, dx = face.height, face.eye_y, face.eye_dx
     brow = _shade(face.hair, 0.8) if face.hair_style != "bald" else _shade(face.skin, 0.6)
@@ -253,13 +262,7 @@ def _draw_features(c: Canvas, face: Face, rng: np.random.Generator) -> None:
         x = side * dx
         c.line(np.array([[x - 0.17, ey - 0.17 + lift], [x, ey - 0.22 - lift], [x + 0.17, ey - 0.17 + lift]]),
                brow, 0.05)
-        if face.eyes_closed:
-            c.line(_arc(x, ey, 0.13, 0.05, 0, 180, 8), _shade(face.skin, 0.5), 0.03)
-        else:
-            c.ellipse(x, ey, 0.15, 0.08, (245, 245, 240, 255))
-            gaze = rng.uniform(-0.04, 0.04)
-            c.ellipse(x + gaze, ey, 0.07, 0.07, face.iris)
-            c.ellipse(x + gaze, ey, 0.035, 0.035, (10, 10, 10, 255))
+        _draw_eye(c, face, x, 0.0 if face.eyes_closed else rng.uniform(-0.04, 0.04))
     c.line(np.array([[0.0, ey + 0.05], [-0.08, ey + 0.38], [0.06, ey + 0.42]]), _shade(face.skin, 0.7), 0.035)
     my = ey + rng.uniform(0.62, 0.78)
     lips = _shade(face.skin, 0.65) if rng.random() < 0.6 else palette_colour(rng)
@@ -469,6 +472,42 @@ def _clear_glasses(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     _draw_eyewear(c, face, rng, dark=False)
 
 
+def _sleep_mask(c: Canvas, face: Face, rng: np.random.Generator) -> None:
+    """One band of cloth over both eyes: eyes hidden, as by sunglasses, but no lenses, frame or bridge."""
+    colour = palette_colour(rng)
+    y, half = face.eye_y + rng.uniform(-0.02, 0.04), rng.uniform(0.18, 0.27)
+    c.line(np.array([[-1.05, y - 0.12], [1.05, y - 0.12]]), _shade(colour, 0.7), 0.05)  # strap
+    c.polygon(np.vstack([_arc(-0.48, y, 0.52, half, 90, 270, 10), _arc(0.48, y, 0.52, half, -90, 90, 10)]),
+              colour, outline=palette_colour(rng) if rng.random() < 0.5 else None, width=0.04)
+
+
+def _face_paint(c: Canvas, face: Face, rng: np.random.Generator) -> None:
+    """Paint or a domino mask around the eyes, which stay visible: colour at the eyes does not hide them."""
+    colour = _alpha(palette_colour(rng), int(rng.integers(170, 256)))
+    ey, dx = face.eye_y, face.eye_dx
+    if rng.random() < 0.5:  # a domino mask across both eyes
+        c.polygon(np.vstack([_arc(-dx, ey, 0.3, 0.2, 90, 270, 10), _arc(dx, ey, 0.3, 0.2, -90, 90, 10)]), colour)
+    else:
+        for side in (-1, 1):
+            c.ellipse(side * dx, ey - 0.03, rng.uniform(0.22, 0.3), rng.uniform(0.14, 0.2), colour)
+    gaze = rng.uniform(-0.04, 0.04)
+    for side in (-1, 1):
+        _draw_eye(c, face, side * dx, gaze)
+
+
+def _headscarf(c: Canvas, face: Face, rng: np.random.Generator) -> None:
+    """Cloth over the hair, down to the jaw: it covers the head, but has no crown, brim or band."""
+    h, colour = face.height, palette_colour(rng)
+    front = -h * rng.uniform(0.35, 0.55)  # where it meets the forehead
+    depth = 0.15 * h - front
+    outline = np.vstack([_arc(0, 0.05 * h, 1.2, h * 1.12, 180, 360, 18), [[1.12, 0.75 * h]],
+                         _arc(0, 0.15 * h, 0.9, depth, 60, -240, 20), [[-1.12, 0.75 * h]]])
+    c.polygon(outline, colour)
+    if rng.random() < 0.6:  # knot under the chin
+        c.ellipse(0, h * 1.02, 0.16, 0.12, _shade(colour, 0.85))
+        c.polygon(np.array([[0, h * 1.02], [-0.3, h * 1.4], [0.05, h * 1.35]]), _shade(colour, 0.9))
+
+
 def _nothing(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     pass
 
@@ -480,12 +519,15 @@ SOURCE_ACCESSORIES: dict[str, Callable[[Canvas, Face, np.random.Generator], None
     "earrings": _big_earrings,
     "eye_patch": _eye_patch,
     "face_mask": _face_mask,
+    "face_paint": _face_paint,
     "full_beard": _full_beard,
     "hair_band": _draw_headband,
+    "headscarf": _headscarf,
     "headphones": _headphones,
     "mustache": _mustache,
     "nothing": _nothing,
     "scarf": _neck_scarf,
+    "sleep_mask": _sleep_mask,
 }
 
 
@@ -503,7 +545,8 @@ def render_portrait(
     ``over_hair=False`` draws the accessory before the hair's front (a hat is drawn after it).
     A dict passed as ``attributes`` receives what was drawn: ``"geometry"`` (face centre x and y
     and half-width as fractions of the image, tilt in units of 30 degrees), ``"hair_style"`` and
-    ``"expression"`` (indices into ``HAIR_STYLES`` and ``EXPRESSIONS``).
+    ``"expression"`` (indices into ``HAIR_STYLES`` and ``EXPRESSIONS``) and ``"hair_colour"``
+    (red, green and blue, 0..1).
     """
     big = size * 2
     # The background is made at the output size, the person drawn at twice that and reduced (anti-aliasing).
@@ -518,6 +561,7 @@ def render_portrait(
         attributes["geometry"] = (cx / big, cy / big, half_width / big, tilt / 30)
         attributes["hair_style"] = HAIR_STYLES.index(face.hair_style)
         attributes["expression"] = EXPRESSIONS.index(face.expression)
+        attributes["hair_colour"] = tuple(channel / 255 for channel in face.hair[:3])
     _draw_hair_back(canvas, face)
     _draw_body(canvas, face, rng)
     _draw_head(canvas, face, rng)

@@ -304,7 +304,7 @@ def test_source_attributes_describe_the_same_images():
     images, labels, attributes = make_source_task(12, seed=4, return_attributes=True)
     plain, plain_labels = make_source_task(12, seed=4)
     np.testing.assert_array_equal(images, plain)
-    assert attributes.shape == (12, 6) and (labels == plain_labels).all()
+    assert attributes.shape == (12, 9) and (labels == plain_labels).all()
     assert ((attributes[:, :2] > 0.2) & (attributes[:, :2] < 0.8)).all()  # face centres inside the image
 
 
