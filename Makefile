@@ -21,7 +21,7 @@ help:
 	@echo "make lint   - ruff over the code"
 	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
 	@echo "make bench-notebooks - run every lecture notebook; print its time and peak memory"
-	@echo "make pretrain - rebuild the bundled base weights from scratch (about 50 min on 2 cores)"
+	@echo "make pretrain - rebuild the bundled base weights from scratch (under an hour on 2 cores)"
 	@echo "make release  - regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make autograde SUBMISSIONS=folder - grade every submitted notebook; writes graded/grades.csv"
 
