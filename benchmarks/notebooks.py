@@ -8,8 +8,9 @@ Also times ``make autograde`` on one submission (the solution), the way instruct
 Each notebook runs top to bottom in a fresh kernel and a scratch folder. Peak RSS is the
 kernel's own high-water mark, read by one extra cell appended to the in-memory copy (the
 notebook file is not changed). Kernels get ``MALLOC_ARENA_MAX=2``, as on Binder (the ``start``
-file) and under ``make lab``, unless the environment sets it already. Writes ``docs/benchmarks/notebooks.json``: a list of objects
-with keys ``notebook``, ``seconds`` and ``peak_rss_mb``.
+file) and under ``make lab``, unless the environment sets it already. Writes
+``docs/benchmarks/notebooks.json``: a list of objects with keys ``notebook``, ``seconds`` and
+``peak_rss_mb``.
 """
 
 from __future__ import annotations

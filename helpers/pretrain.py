@@ -11,7 +11,8 @@ JSON card with the configuration, the accuracy and the SHA-256.
 The main objective is the accessory (fourteen classes). Since the generator knows everything it
 drew, four cheap side objectives come for free and speed up learning from scratch a lot: where
 the face is (centre, size, tilt: a dense signal from the first step on), the hair style, the
-hair colour (which makes the base tell hair from whatever covers it) and the expression. Only the base is kept; all heads are thrown away, as an ImageNet head would be.
+hair colour (which makes the base tell hair from whatever covers it) and the expression. Only
+the base is kept; all heads are thrown away, as an ImageNet head would be.
 
 BatchNorm momentum is lowered to 0.9 while training: with Keras' 0.999 the moving statistics
 are still far from the data's after a short run, and inference-mode accuracy stays at chance.
