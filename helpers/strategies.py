@@ -75,9 +75,20 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int 
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _keras_predict(model, batch_size: int = 32) -> Callable[[np.ndarray], np.ndarray]:
+def _keras_predict(model, *, mirror: bool, batch_size: int = 32) -> Callable[[np.ndarray], np.ndarray]:
+    """Class labels from a model with logits outputs; ``mirror`` averages with the mirror images' probabilities."""
+    import keras
+
+    def probabilities(images: np.ndarray) -> np.ndarray:
+        logits = model.predict(images, batch_size=batch_size, verbose=0)
+        return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
+
     def predict(images: np.ndarray) -> np.ndarray:
-        return model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0).argmax(axis=1)
+        images = np.asarray(images, np.float32)
+        scores = probabilities(images)
+        if mirror:
+            scores = scores + probabilities(images[:, :, ::-1])
+        return scores.argmax(axis=1)
 
     return predict
 
@@ -149,10 +160,11 @@ def _fit(model, train_images, train_labels, val_images, val_labels, *, learning_
 
 def scratch_cnn(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray,
                 *, learning_rates: tuple[float, ...] = (3e-4, 1e-3, 3e-3), epochs: int = 300, patience: int = 40,
-                time_budget: float | None = None, batch_size: int = 16, seed: int = 0, callbacks=()) -> Trained:
+                time_budget: float | None = None, batch_size: int = 16, seed: int = 0, mirror: bool = True,
+                callbacks=()) -> Trained:
     """Train :func:`small_cnn` from scratch at each learning rate; keep the best on validation.
 
-    Same augmentation and early stopping (best epoch restored) as :func:`fine_tune`.
+    Same augmentation, early stopping (best epoch restored) and prediction as :func:`fine_tune`.
     ``time_budget`` caps each learning rate's run, in seconds.
 
     Examples
@@ -173,8 +185,8 @@ def scratch_cnn(train_images: np.ndarray, train_labels: np.ndarray, val_images: 
         if best is None or score > best[0]:
             best = score, lr, model, history
     (_, lr, model, history) = best
-    return Trained("scratch_cnn", _keras_predict(model), time.perf_counter() - start, history,
-                   {"learning_rate": lr, "epochs_run": len(history["loss"])}, model)
+    return Trained("scratch_cnn", _keras_predict(model, mirror=mirror), time.perf_counter() - start, history,
+                   {"learning_rate": lr, "epochs_run": len(history["loss"]), "mirror": mirror}, model)
 
 
 def feature_extraction(images: np.ndarray, labels: np.ndarray, *, base=None, c: float = 1.0,
@@ -219,11 +231,13 @@ def feature_extraction(images: np.ndarray, labels: np.ndarray, *, base=None, c: 
 def fine_tune(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray,
               *, base=None, n_blocks: int = 3, head_epochs: int = 40, head_learning_rate: float = 1e-3,
               epochs: int = 60, learning_rate: float = 1e-4, patience: int = 15, batch_size: int = 16,
-              seed: int = 0, callbacks=()) -> Trained:
+              seed: int = 0, mirror: bool = True, callbacks=()) -> Trained:
     """Train a new head on the frozen base, then the last ``n_blocks`` blocks too, at a low learning rate.
 
     Both phases use the same augmentation and keep their best epoch on the validation set
-    ("train until you overfit, then step back"). BatchNorm statistics stay frozen.
+    ("train until you overfit, then step back"). BatchNorm statistics stay frozen. With
+    ``mirror`` (the default), ``predict`` averages the class probabilities of each image and its
+    mirror image, as :func:`feature_extraction` does.
 
     Examples
     --------
@@ -245,6 +259,6 @@ def fine_tune(train_images: np.ndarray, train_labels: np.ndarray, val_images: np
     tuned = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=learning_rate,
                  epochs=epochs, patience=patience, batch_size=batch_size, seed=seed, callbacks=callbacks)
     history = {key: head[key] + tuned.get(key, []) for key in head}
-    return Trained("fine_tune", _keras_predict(model), time.perf_counter() - start, history,
-                   {"n_blocks": n_blocks, "head_epochs_run": len(head["loss"]), "epochs_run": len(tuned["loss"])},
-                   model)
+    return Trained("fine_tune", _keras_predict(model, mirror=mirror), time.perf_counter() - start, history,
+                   {"n_blocks": n_blocks, "head_epochs_run": len(head["loss"]), "epochs_run": len(tuned["loss"]),
+                    "mirror": mirror}, model)

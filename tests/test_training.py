@@ -122,3 +122,17 @@ def test_feature_extraction_with_mirror_images_predicts_the_same_for_an_image_an
     assert both.details["mirror"] and not plain.details["mirror"]
     assert (both.predict(images) == both.predict(mirrored)).all()  # symmetric by construction
     assert (plain.predict(images) != plain.predict(mirrored)).any() or plain.accuracy(images, labels) == 1
+
+
+def test_keras_strategies_with_mirror_images_predict_the_same_for_an_image_and_its_mirror():
+    from helpers.strategies import _keras_predict, scratch_cnn
+
+    keras.utils.set_random_seed(0)
+    lopsided = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    images = np.random.default_rng(0).uniform(0, 255, (64, 32, 32, 3)).astype(np.float32)
+    plain, both = _keras_predict(lopsided, mirror=False), _keras_predict(lopsided, mirror=True)
+    assert (plain(images) != plain(images[:, :, ::-1])).any()  # the model itself is not symmetric
+    assert (both(images) == both(images[:, :, ::-1])).all()
+    trained = scratch_cnn(images[:12], LABELS.repeat(2)[:12] % 2, images[12:16], np.array([0, 1, 0, 1]),
+                          learning_rates=(1e-3,), epochs=1, patience=1)
+    assert trained.details["mirror"]
