@@ -95,14 +95,9 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
         metrics={"accessory": "accuracy"},
     )
     centre, spread = a_train[:, :4].mean(axis=0), a_train[:, :4].std(axis=0) + 1e-6
-
-    def targets(labels, attributes):
-        return {"accessory": labels, "hair_style": attributes[:, 4].astype("int32"),
-                "expression": attributes[:, 5].astype("int32"),
-                "geometry": (attributes[:, :4] - centre) / spread, "hair_colour": attributes[:, 6:9]}
-
-    history = model.fit(x_train, targets(y_train, a_train), validation_data=(x_val, targets(y_val, a_val)),
-                        batch_size=config.batch_size, epochs=config.epochs, verbose=verbose)
+    history = model.fit(_mirrored_batches(x_train, y_train, a_train, centre, spread, config),
+                        validation_data=_batches(x_val, y_val, a_val, centre, spread, config.batch_size),
+                        epochs=config.epochs, verbose=verbose)
     trained = time.perf_counter()
     # Inference mode (moving BatchNorm statistics), which is how the base is used afterwards.
     predictions = model.predict(x_val, batch_size=256, verbose=0)["accessory"].argmax(axis=1)
@@ -126,6 +121,48 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
     }
     (out_dir / BUNDLED_CARD.name).write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def _targets(labels, attributes, centre, spread) -> dict:
+    """The five objectives of one batch, from the labels and the attribute table."""
+    import tensorflow as tf
+
+    return {"accessory": labels, "hair_style": tf.cast(attributes[:, 4], "int32"),
+            "expression": tf.cast(attributes[:, 5], "int32"),
+            "geometry": (attributes[:, :4] - centre) / spread, "hair_colour": attributes[:, 6:9]}
+
+
+def _batches(images, labels, attributes, centre, spread, batch_size: int):
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels, attributes)).batch(batch_size)
+    return dataset.map(lambda x, y, a: (x, _targets(y, a, centre, spread))).prefetch(tf.data.AUTOTUNE)
+
+
+def _mirrored_batches(images, labels, attributes, centre, spread, config: PretrainConfig):
+    """Shuffled training batches in which a random half of the portraits are mirrored.
+
+    Every label survives a mirror image except where the face is: its centre moves from x to
+    1 - x and its tilt changes sign, so the geometry targets are mirrored with the pixels.
+    Without this, the base learns its 30,000 portraits by heart (91% training accuracy against
+    75% on new ones) instead of features that carry over.
+    """
+    import tensorflow as tf
+
+    images, labels = tf.constant(images), tf.constant(labels)
+    attributes = tf.constant(attributes, tf.float32)
+    sign = tf.constant([-1.0, 1, 1, -1, 1, 1, 1, 1, 1])  # x centre and tilt change sign
+    shift = tf.constant([1.0, 0, 0, 0, 0, 0, 0, 0, 0])  # ... and x becomes 1 - x
+
+    def batch(indices):
+        x, a = tf.gather(images, indices), tf.gather(attributes, indices)
+        flip = tf.random.uniform(tf.shape(indices), seed=config.seed) < 0.5
+        x = tf.where(flip[:, None, None, None], tf.reverse(x, axis=[2]), x)
+        a = tf.where(flip[:, None], shift + sign * a, a)
+        return x, _targets(tf.gather(labels, indices), a, centre, spread)
+
+    order = tf.data.Dataset.range(len(labels)).shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
+    return order.batch(config.batch_size).map(batch).prefetch(tf.data.AUTOTUNE)
 
 
 def main(argv: list[str] | None = None) -> int:
