@@ -14,6 +14,9 @@ the face is (centre, size, tilt: a dense signal from the first step on), the hai
 hair colour (which makes the base tell hair from whatever covers it) and the expression. Only
 the base is kept; all heads are thrown away, as an ImageNet head would be.
 
+A random half of every training batch is mirrored (with the face's position and tilt), so the
+base cannot simply learn its portraits by heart.
+
 BatchNorm momentum is lowered to 0.9 while training: with Keras' 0.999 the moving statistics
 are still far from the data's after a short run, and inference-mode accuracy stays at chance.
 """

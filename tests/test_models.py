@@ -96,6 +96,31 @@ def test_tiny_pretraining_writes_loadable_weights_and_card(tmp_path):
     base.load_weights(weights)  # the same architecture load_base builds
 
 
+def test_pretraining_batches_mirror_the_face_geometry_with_the_pixels():
+    from helpers.data import make_source_task
+    from helpers.pretrain import PretrainConfig, _mirrored_batches
+
+    images, labels, attributes = make_source_task(24, seed=3, image_size=32, return_attributes=True)
+    centre, spread = attributes[:, :4].mean(axis=0), attributes[:, :4].std(axis=0)
+    batches = list(_mirrored_batches(images, labels, attributes, centre, spread, PretrainConfig(batch_size=8)))
+    flat = images.reshape(len(images), -1)
+    seen, mirrored = [], 0
+    for batch, targets in batches:
+        geometry = targets["geometry"].numpy() * spread + centre
+        for image, label, where in zip(batch.numpy(), targets["accessory"].numpy(), geometry, strict=True):
+            plain = np.flatnonzero((flat == image.ravel()).all(axis=1))
+            flipped = np.flatnonzero((flat == image[:, ::-1].ravel()).all(axis=1))
+            i = int(plain[0]) if len(plain) else int(flipped[0])
+            expected = attributes[i, :4].copy()
+            if not len(plain):
+                expected[0], expected[3] = 1 - expected[0], -expected[3]
+                mirrored += 1
+            np.testing.assert_allclose(where, expected, atol=1e-5)
+            assert label == labels[i]
+            seen.append(i)
+    assert sorted(seen) == list(range(24))  # every portrait once per epoch
+    assert 0 < mirrored < 24
+
 def _cache_fake_imagenet_weights(keras_home) -> np.ndarray:
     """Put ImageNet-format weights (random, saved as Keras' legacy HDF5) where Keras looks first."""
     import h5py
