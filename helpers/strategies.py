@@ -3,8 +3,8 @@
 * :func:`pixels_logreg` — no representation at all: logistic regression on raw pixels.
 * :func:`scratch_cnn` — learn the representation from the few images you have.
 * :func:`feature_extraction` — frozen pretrained base, features computed once, new head.
-* :func:`fine_tune` — new head on the frozen base first, then the last blocks of the base
-  too, at a low learning rate, keeping the best epoch.
+* :func:`fine_tune` — feature extraction's head first, then the last blocks of the base too,
+  at a low learning rate, keeping the best epoch.
 
 Each takes training images (uint8 or float, values 0..255) and labels and returns a
 :class:`Trained` whose ``predict`` gives class labels, so the strategy ladder, the notebooks
@@ -29,7 +29,7 @@ class Trained:
     seconds: float
     history: dict[str, list[float]] = field(default_factory=dict)
     details: dict = field(default_factory=dict)
-    #: the trained Keras model, for the strategies that have one
+    #: what was trained: the Keras model, or the scikit-learn head of feature extraction
     model: object = None
 
     def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
@@ -225,19 +225,21 @@ def feature_extraction(images: np.ndarray, labels: np.ndarray, *, base=None, c: 
         probabilities = sum(head.predict_proba(extract_features(base, view(x), progress=False)) for view in views)
         return head.classes_[np.argmax(probabilities, axis=1)]
 
-    return Trained("feature_extraction", predict, seconds, details={"C": c, "mirror": mirror})
+    return Trained("feature_extraction", predict, seconds, details={"C": c, "mirror": mirror}, model=head)
 
 
 def fine_tune(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray,
-              *, base=None, n_blocks: int = 3, head_epochs: int = 40, head_learning_rate: float = 1e-3,
-              epochs: int = 60, learning_rate: float = 1e-4, patience: int = 15, batch_size: int = 16,
-              seed: int = 0, mirror: bool = True, callbacks=()) -> Trained:
-    """Train a new head on the frozen base, then the last ``n_blocks`` blocks too, at a low learning rate.
+              *, base=None, n_blocks: int = 3, c: float = 0.1, epochs: int = 60, learning_rate: float = 1e-4,
+              patience: int = 10, batch_size: int = 16, seed: int = 0, mirror: bool = True, callbacks=()) -> Trained:
+    """Feature extraction first, then the last ``n_blocks`` blocks of the base too, at a low learning rate.
 
-    Both phases use the same augmentation and keep their best epoch on the validation set
-    ("train until you overfit, then step back"). BatchNorm statistics stay frozen. With
-    ``mirror`` (the default), ``predict`` averages the class probabilities of each image and its
-    mirror image, as :func:`feature_extraction` does.
+    The new head is fitted on the frozen base's features by :func:`feature_extraction` (logistic
+    regression with inverse regularisation ``c``, in seconds) and put into the Keras head with
+    :func:`helpers.surgery.head_from_logistic_regression`; then the last blocks and the head train
+    together with augmentation, keeping the best epoch on the validation set ("train until you
+    overfit, then step back"). BatchNorm statistics stay frozen. With ``mirror`` (the default),
+    the head sees mirror images too and ``predict`` averages the class probabilities of each
+    image and its mirror image, as :func:`feature_extraction` does.
 
     Examples
     --------
@@ -247,18 +249,18 @@ def fine_tune(train_images: np.ndarray, train_labels: np.ndarray, val_images: np
     import keras
 
     from helpers.models import load_base
-    from helpers.surgery import attach_head, freeze_base, unfreeze_last
+    from helpers.surgery import attach_head, freeze_base, head_from_logistic_regression, unfreeze_last
 
     keras.utils.set_random_seed(seed)
     base = base if base is not None else load_base("bundled")
     start = time.perf_counter()
     model = freeze_base(attach_head(base, int(np.max(train_labels)) + 1))
-    head = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=head_learning_rate,
-                epochs=head_epochs, patience=patience, batch_size=batch_size, seed=seed, callbacks=callbacks)
+    pooled = keras.Model(model.input, model.get_layer("head_pool").output)
+    head = feature_extraction(train_images, train_labels, base=pooled, c=c, mirror=mirror)
+    head_from_logistic_regression(model.get_layer("head_logits"), head.model)
     unfreeze_last(model, n_blocks)
-    tuned = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=learning_rate,
-                 epochs=epochs, patience=patience, batch_size=batch_size, seed=seed, callbacks=callbacks)
-    history = {key: head[key] + tuned.get(key, []) for key in head}
+    history = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=learning_rate,
+                   epochs=epochs, patience=patience, batch_size=batch_size, seed=seed, callbacks=callbacks)
     return Trained("fine_tune", _keras_predict(model, mirror=mirror), time.perf_counter() - start, history,
-                   {"n_blocks": n_blocks, "head_epochs_run": len(head["loss"]), "epochs_run": len(tuned["loss"]),
-                    "mirror": mirror}, model)
+                   {"n_blocks": n_blocks, "c": c, "head_seconds": round(head.seconds, 2),
+                    "epochs_run": len(history["loss"]), "mirror": mirror}, model)

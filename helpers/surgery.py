@@ -310,6 +310,63 @@ def attach_head(base: keras.Model, n_classes: int, *, dropout: float = 0.2, hidd
     return keras.Model(base.input, outputs, name=name)
 
 
+def head_from_logistic_regression(dense: keras.layers.Dense, classifier) -> keras.layers.Dense:
+    """Put a fitted scikit-learn linear classifier into a Keras ``Dense`` logits layer.
+
+    A head fitted in seconds on features computed once (feature extraction) becomes the starting
+    point of fine-tuning, instead of a head trained again by gradient descent. The new logits
+    give the same predictions as ``classifier``; their differences are its decision function.
+
+    Parameters
+    ----------
+    dense : keras.layers.Dense
+        A built logits layer with one output per class and no activation, such as the
+        ``head_logits`` layer of :func:`attach_head`.
+    classifier : sklearn estimator
+        A fitted ``LogisticRegression`` (or other linear classifier with ``coef_`` and
+        ``intercept_``), alone or as the last step of a ``Pipeline`` whose only other step is a
+        ``StandardScaler``, fitted on the inputs of ``dense``.
+
+    Returns
+    -------
+    keras.layers.Dense
+        ``dense``, with its weights replaced.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> x, y = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
+    >>> dense = keras.layers.Dense(2)
+    >>> dense.build((None, 4))
+    >>> classifier = LogisticRegression().fit(x, y)
+    >>> _ = head_from_logistic_regression(dense, classifier)
+    >>> bool((np.argmax(dense(x), axis=1) == classifier.predict(x)).all())
+    True
+    """
+    import numpy as np
+
+    steps = [classifier] if not hasattr(classifier, "steps") else [step for _, step in classifier.steps]
+    *scalers, linear = steps
+    if not hasattr(linear, "coef_"):
+        raise ValueError(f"{type(linear).__name__} is not a fitted linear classifier (it has no coef_)")
+    coef, intercept = np.asarray(linear.coef_, float), np.asarray(linear.intercept_, float)
+    for scaler in scalers:
+        if not (hasattr(scaler, "mean_") and hasattr(scaler, "scale_")):
+            raise ValueError(f"only a StandardScaler may come before the classifier, got {type(scaler).__name__}")
+        mean = scaler.mean_ if scaler.with_mean else 0.0
+        scale = scaler.scale_ if scaler.with_std else 1.0
+        coef = coef / scale
+        intercept = intercept - coef @ np.broadcast_to(mean, coef.shape[1:])
+    if len(coef) == 1:  # binary: one decision function, the logit of class 1 against class 0
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+    kernel, bias = dense.get_weights()
+    if kernel.shape != coef.T.shape:
+        raise ValueError(f"the classifier has {coef.shape[1]} inputs and {coef.shape[0]} classes, but the "
+                         f"Dense layer {dense.name!r} has {kernel.shape[0]} inputs and {kernel.shape[1]} outputs")
+    dense.set_weights([coef.T.astype(kernel.dtype), intercept.astype(bias.dtype)])
+    return dense
+
 def trainable_summary(model: keras.Model, *, print_table: bool = False) -> OrderedDict[str, dict]:
     """Trainable and frozen parameters per block, as data (and as a printed table if asked).
 

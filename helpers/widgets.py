@@ -267,7 +267,7 @@ class StrategyPlayground(_Explorer):
             test_images, test_labels = make_sunglasses_vs_hat(self.n_test, seed=self.seed + 99_000)
             n_val = max(2, n // 5)
             epochs, lr = self.epochs.value, self.learning_rate.value
-            self.progress.value, self.progress.max = 0, 2 * epochs if name == "fine_tune" else epochs
+            self.progress.value, self.progress.max = 0, epochs
             callbacks = [self._progress_callback()]
             split = (images[n_val:], labels[n_val:], images[:n_val], labels[:n_val])
             if name == "feature_extraction":
@@ -278,8 +278,8 @@ class StrategyPlayground(_Explorer):
                 trained = strategies.scratch_cnn(*split, learning_rates=(lr,), epochs=epochs, patience=epochs,
                                                  seed=self.seed, callbacks=callbacks)
             else:
-                trained = strategies.fine_tune(*split, head_epochs=epochs, epochs=epochs, learning_rate=lr,
-                                               patience=epochs, seed=self.seed, callbacks=callbacks)
+                trained = strategies.fine_tune(*split, epochs=epochs, learning_rate=lr, patience=epochs,
+                                               seed=self.seed, callbacks=callbacks)
             self.progress.value = self.progress.max
             result = {"run": len(self.results) + 1, "strategy": name, "images": n,
                       "test accuracy": round(trained.accuracy(test_images, test_labels), 3),

@@ -15,6 +15,7 @@ from helpers.surgery import (
     freeze,
     freeze_base,
     get_layer,
+    head_from_logistic_regression,
     trainable_summary,
     unfreeze,
     unfreeze_last,
@@ -121,3 +122,38 @@ def test_cut_makes_a_feature_extractor(model):
     extractor = cut(model, at="block_6_expand_relu")
     assert extractor.output.shape == (None, 12, 12, 96)
     assert cut(model, at=-1).output.shape == (None, 2)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_head_from_logistic_regression_gives_the_classifiers_decisions(n_classes):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(n_classes)
+    features = rng.normal(3, 5, size=(60, 8)).astype("float32")
+    labels = np.arange(60) % n_classes
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(features, labels)
+    dense = keras.layers.Dense(n_classes)
+    dense.build((None, 8))
+    head_from_logistic_regression(dense, classifier)
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(dense(features), axis=-1))
+    np.testing.assert_allclose(probabilities, classifier.predict_proba(features), atol=1e-5)
+    too_few = keras.layers.Dense(n_classes + 1)
+    too_few.build((None, 8))
+    with pytest.raises(ValueError, match=f"{n_classes} classes.*{n_classes + 1} outputs"):
+        head_from_logistic_regression(too_few, classifier)
+
+
+def test_head_from_logistic_regression_refuses_what_it_cannot_fold():
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    features, labels = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
+    dense = keras.layers.Dense(2)
+    dense.build((None, 4))
+    with pytest.raises(ValueError, match="only a StandardScaler.*PCA"):
+        head_from_logistic_regression(dense, make_pipeline(PCA(4), LogisticRegression()).fit(features, labels))
+    with pytest.raises(ValueError, match="not a fitted linear classifier"):
+        head_from_logistic_regression(dense, LogisticRegression())
