@@ -367,6 +367,7 @@ def head_from_logistic_regression(dense: keras.layers.Dense, classifier) -> kera
     dense.set_weights([coef.T.astype(kernel.dtype), intercept.astype(bias.dtype)])
     return dense
 
+
 def trainable_summary(model: keras.Model, *, print_table: bool = False) -> OrderedDict[str, dict]:
     """Trainable and frozen parameters per block, as data (and as a printed table if asked).
 
