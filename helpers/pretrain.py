@@ -100,7 +100,7 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
     centre, spread = a_train[:, :4].mean(axis=0), a_train[:, :4].std(axis=0) + 1e-6
     history = model.fit(_mirrored_batches(x_train, y_train, a_train, centre, spread, config),
                         validation_data=_batches(x_val, y_val, a_val, centre, spread, config.batch_size),
-                        epochs=config.epochs, verbose=verbose)
+                        epochs=config.epochs, shuffle=False, verbose=verbose)  # the batches are shuffled
     trained = time.perf_counter()
     # Inference mode (moving BatchNorm statistics), which is how the base is used afterwards.
     predictions = model.predict(x_val, batch_size=256, verbose=0)["accessory"].argmax(axis=1)
