@@ -75,6 +75,11 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int 
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def _views(mirror: bool) -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
+    """How each image is seen: as it is, and with ``mirror`` also as its mirror image."""
+    return (lambda x: x, lambda x: np.asarray(x)[:, :, ::-1]) if mirror else (lambda x: x,)
+
+
 def _keras_predict(model, *, mirror: bool, batch_size: int = 32) -> Callable[[np.ndarray], np.ndarray]:
     """Class labels from a model with logits outputs; ``mirror`` averages with the mirror images' probabilities."""
     import keras
@@ -85,10 +90,7 @@ def _keras_predict(model, *, mirror: bool, batch_size: int = 32) -> Callable[[np
 
     def predict(images: np.ndarray) -> np.ndarray:
         images = np.asarray(images, np.float32)
-        scores = probabilities(images)
-        if mirror:
-            scores = scores + probabilities(images[:, :, ::-1])
-        return scores.argmax(axis=1)
+        return sum(probabilities(view(images)) for view in _views(mirror)).argmax(axis=1)
 
     return predict
 
@@ -214,7 +216,7 @@ def feature_extraction(images: np.ndarray, labels: np.ndarray, *, base=None, c: 
     from helpers.training import extract_features
 
     base = base if base is not None else load_base("bundled", pooling="avg")
-    views = (lambda x: x, lambda x: np.asarray(x)[:, :, ::-1]) if mirror else (lambda x: x,)
+    views = _views(mirror)
     start = time.perf_counter()
     features = [extract_features(base, view(images), progress=False) for view in views]
     head = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
@@ -249,14 +251,13 @@ def fine_tune(train_images: np.ndarray, train_labels: np.ndarray, val_images: np
     import keras
 
     from helpers.models import load_base
-    from helpers.surgery import attach_head, freeze_base, head_from_logistic_regression, unfreeze_last
+    from helpers.surgery import attach_head, cut, freeze_base, head_from_logistic_regression, unfreeze_last
 
     keras.utils.set_random_seed(seed)
     base = base if base is not None else load_base("bundled")
     start = time.perf_counter()
     model = freeze_base(attach_head(base, int(np.max(train_labels)) + 1))
-    pooled = keras.Model(model.input, model.get_layer("head_pool").output)
-    head = feature_extraction(train_images, train_labels, base=pooled, c=c, mirror=mirror)
+    head = feature_extraction(train_images, train_labels, base=cut(model, at="head_pool"), c=c, mirror=mirror)
     head_from_logistic_regression(model.get_layer("head_logits"), head.model)
     unfreeze_last(model, n_blocks)
     history = _fit(model, train_images, train_labels, val_images, val_labels, learning_rate=learning_rate,

@@ -121,6 +121,7 @@ def test_pretraining_batches_mirror_the_face_geometry_with_the_pixels():
     assert sorted(seen) == list(range(24))  # every portrait once per epoch
     assert 0 < mirrored < 24
 
+
 def _cache_fake_imagenet_weights(keras_home) -> np.ndarray:
     """Put ImageNet-format weights (random, saved as Keras' legacy HDF5) where Keras looks first."""
     import h5py

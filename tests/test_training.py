@@ -135,6 +135,6 @@ def test_keras_strategies_with_mirror_images_predict_the_same_for_an_image_and_i
     plain, both = _keras_predict(lopsided, mirror=False), _keras_predict(lopsided, mirror=True)
     assert (plain(images) != plain(images[:, :, ::-1])).any()  # the model itself is not symmetric
     assert (both(images) == both(images[:, :, ::-1])).all()
-    trained = scratch_cnn(images[:12], LABELS.repeat(2)[:12] % 2, images[12:16], np.array([0, 1, 0, 1]),
+    trained = scratch_cnn(images[:12], np.arange(12) % 2, images[12:16], np.arange(4) % 2,
                           learning_rates=(1e-3,), epochs=1, patience=1)
     assert trained.details["mirror"]
