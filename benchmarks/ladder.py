@@ -2,6 +2,7 @@
 
     python -m benchmarks.ladder            # N = 100, 3 seeds (make bench)
     python -m benchmarks.ladder --full     # adds N = 20, 50 and 200 (make bench-full)
+    python -m benchmarks.ladder --ns 20 50 # only these N; the rows for other N are kept
 
 For each N and seed, N images of the offline target task are drawn (seed-dependent), split 80/20
 into training and validation (validation only picks epochs and learning rates), and every
@@ -163,6 +164,7 @@ def generator_speed(n_images: int = 600) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ladder", description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="also N = 20, 50 and 200")
+    parser.add_argument("--ns", type=int, nargs="+", help="run only these N (default: 100, or all four with --full)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--one", choices=STRATEGIES, help=argparse.SUPPRESS)
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         print(json.dumps(run_one(args.one, args.n, args.seed, args.time_budget)))
         return 0
-    ns = [20, 50, 100, 200] if args.full else [100]
+    ns = args.ns or ([20, 50, 100, 200] if args.full else [100])
     args.out.mkdir(parents=True, exist_ok=True)
     speeds = generator_speed()
     (args.out / "generator.json").write_text(json.dumps({"images_per_cpu_second": speeds}, indent=2) + "\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from benchmarks.ladder import STRATEGIES, summarise, table
 
 
@@ -22,3 +24,25 @@ def test_summarise_takes_medians_over_seeds_and_the_worst_memory():
     assert tuned["accuracy_per_seed"] == [0.90, 0.95, 0.93]
     printed = table(rows)
     assert "fine_tune" in printed and "0.930" in printed and set(STRATEGIES) >= {r["strategy"] for r in rows}
+
+
+def test_main_with_ns_runs_only_those_n_and_keeps_the_other_rows(tmp_path, monkeypatch):
+    from benchmarks import ladder
+
+    kept = summarise([_run(s, 100, 0, 0.9, 10.0, 900.0) for s in STRATEGIES])
+    (tmp_path / "ladder.json").write_text(json.dumps(kept + summarise([_run("fine_tune", 20, 0, 0.1, 1.0, 1.0)])))
+    asked = []
+
+    def fake_run(ns, seeds):
+        asked.append((ns, seeds))
+        return [_run(s, n, seed, 0.8, 5.0, 800.0) for n in ns for seed in seeds for s in STRATEGIES]
+
+    monkeypatch.setattr(ladder, "run", fake_run)
+    monkeypatch.setattr(ladder, "generator_speed", lambda: {"sunglasses_vs_hat": 1.0, "source_task": 1.0})
+    assert ladder.main(["--ns", "20", "50", "--seeds", "2", "--out", str(tmp_path)]) == 0
+    assert asked == [([20, 50], [0, 1])]
+    rows = json.loads((tmp_path / "ladder.json").read_text())
+    assert [(r["n"], r["strategy"]) for r in rows] == [(n, s) for n in (20, 50, 100) for s in STRATEGIES]
+    assert {r["accuracy"] for r in rows if r["n"] == 100} == {0.9}  # N = 100 kept as it was
+    assert {r["accuracy"] for r in rows if r["n"] == 20} == {0.8}  # the old N = 20 row replaced
+    assert (tmp_path / "ladder.png").stat().st_size > 0
