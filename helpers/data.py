@@ -60,7 +60,8 @@ def _draw_range(args: tuple[Callable, int, int, int, int, int]) -> tuple[np.ndar
 def _with_attributes(draw: Callable, rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, ...]:
     attributes: dict = {}
     image = draw(rng, size, label, attributes)
-    row = [*attributes["geometry"], attributes["hair_style"], attributes["expression"], *attributes["hair_colour"]]
+    row = [*attributes["geometry"], attributes["hair_style"], attributes["expression"], *attributes["hair_colour"],
+           attributes.get("second", -1)]
     return image, np.array(row, np.float32)
 
 
@@ -148,10 +149,14 @@ def make_source_task(n_images: int, *, seed: int = 0, image_size: int = IMAGE_SI
     the target task, with fourteen other accessories and neither sunglasses nor hats. Parameters
     and returns are those of :func:`make_sunglasses_vs_hat`; labels index ``SOURCE_CLASSES``.
 
-    With ``return_attributes=True`` a third array, float32 of shape ``(n_images, 9)``, describes
+    Half the portraits (none of the ``"nothing"`` class) wear a second accessory too, from
+    another part of the body; ``labels`` is always the first one.
+
+    With ``return_attributes=True`` a third array, float32 of shape ``(n_images, 10)``, describes
     each portrait for multi-task pretraining: face centre x and y and half-width (fractions of
     the image side), tilt (units of 30 degrees), hair style (index into ``faces.HAIR_STYLES``),
-    expression (index into ``faces.EXPRESSIONS``) and hair colour (red, green, blue, 0..1).
+    expression (index into ``faces.EXPRESSIONS``), hair colour (red, green, blue, 0..1) and the
+    second accessory (index into ``SOURCE_CLASSES``, -1 for none; always -1 for the target task).
 
     Examples
     --------

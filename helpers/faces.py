@@ -625,11 +625,28 @@ def draw_target(rng: np.random.Generator, size: int, label: int, attributes: dic
     return render_portrait(rng, size, _draw_sunglasses, distractor, attributes=attributes)
 
 
-def draw_source(rng: np.random.Generator, size: int, label: int, attributes: dict | None = None) -> np.ndarray:
-    """A person wearing source accessory number ``label`` (see ``SOURCE_ACCESSORIES``).
+#: Source accessories by where they are worn; a second accessory always comes from another group.
+SOURCE_GROUPS = (("clear_glasses", "eye_patch", "face_paint", "sleep_mask"), ("hair_band", "headscarf", "headphones"),
+                 ("face_mask", "full_beard", "mustache"), ("bow_tie", "scarf"), ("earrings",))
 
-    ``attributes``: as in :func:`render_portrait`.
+
+def draw_source(rng: np.random.Generator, size: int, label: int, attributes: dict | None = None) -> np.ndarray:
+    """A person wearing source accessory number ``label`` (see ``SOURCE_ACCESSORIES``), and half the time a second.
+
+    The second accessory is worn somewhere else (another of ``SOURCE_GROUPS``): clear glasses
+    with a headscarf, a sleep mask with a bow tie. Target photos combine things the same way
+    (a hat over clear glasses), and a base that learned one accessory per portrait mistakes the
+    combination for whichever part it knows best. ``attributes``: as in
+    :func:`render_portrait`, plus ``"second"``, the second accessory's label or -1 for none.
     """
-    name = list(SOURCE_ACCESSORIES)[label]
+    names = list(SOURCE_ACCESSORIES)
+    name = names[label]
     over_hair = name not in ("full_beard", "mustache", "face_mask", "eye_patch")
-    return render_portrait(rng, size, SOURCE_ACCESSORIES[name], over_hair=over_hair, attributes=attributes)
+    second = None
+    if name != "nothing" and rng.random() < 0.5:
+        choices = [n for group in SOURCE_GROUPS if name not in group for n in group]
+        second = str(rng.choice(choices))
+    if attributes is not None:
+        attributes["second"] = names.index(second) if second else -1
+    return render_portrait(rng, size, SOURCE_ACCESSORIES[name], SOURCE_ACCESSORIES[second] if second else None,
+                           over_hair=over_hair, attributes=attributes)

@@ -8,11 +8,19 @@ trains ``MobileNetV2(alpha=0.35)`` from scratch on them, checks inference-mode a
 held-out set drawn with another seed, and writes the base's weights (without the heads) plus a
 JSON card with the configuration, the accuracy and the SHA-256.
 
-The main objective is the accessory (fourteen classes). Since the generator knows everything it
-drew, four cheap side objectives come for free and speed up learning from scratch a lot: where
-the face is (centre, size, tilt: a dense signal from the first step on), the hair style, the
-hair colour (which makes the base tell hair from whatever covers it) and the expression. Only
-the base is kept; all heads are thrown away, as an ImageNet head would be.
+The main objective is the accessory (fourteen classes). Half the portraits wear a second
+accessory somewhere else (clear glasses with a headscarf), and a second head names it (or
+"none"): a base that must see both learns a detector for each part of the face instead of one
+guess per portrait, which is what the target's combinations (a hat over clear glasses) need.
+That one change took feature extraction at N = 100 from 93.8% to 97.4% (median of five seeds).
+Since the generator knows everything it drew, four more side objectives come for free and speed
+up learning from scratch a lot: where the face is (centre, size, tilt: a dense signal from the
+first step on), the hair style, the hair colour (which makes the base tell hair from whatever
+covers it) and the expression. Only the base is kept; all heads are thrown away, as an ImageNet
+head would be.
+
+Source accuracy (on the first accessory) is lower than it was with one accessory per portrait,
+by design: when two are worn, which one is "first" is a coin toss.
 
 A random half of every training batch is mirrored (with the face's position and tilt), so the
 base cannot simply learn its portraits by heart.
@@ -81,6 +89,7 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
     spatial = keras.layers.Flatten(name="flatten")(spatial)
     outputs = {
         "accessory": keras.layers.Dense(len(SOURCE_CLASSES), name="accessory")(pooled),
+        "second": keras.layers.Dense(len(SOURCE_CLASSES) + 1, name="second")(pooled),  # class 0: none
         "hair_style": keras.layers.Dense(len(faces.HAIR_STYLES), name="hair_style")(pooled),
         "expression": keras.layers.Dense(len(faces.EXPRESSIONS), name="expression")(pooled),
         "hair_colour": keras.layers.Dense(3, name="hair_colour")(pooled),
@@ -92,9 +101,10 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
     classify = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
-        loss={"accessory": classify, "hair_style": classify, "expression": classify, "geometry": "mse",
-              "hair_colour": "mse"},
-        loss_weights={"accessory": 1.0, "hair_style": 0.3, "expression": 0.3, "geometry": 1.0, "hair_colour": 3.0},
+        loss={"accessory": classify, "second": classify, "hair_style": classify, "expression": classify,
+              "geometry": "mse", "hair_colour": "mse"},
+        loss_weights={"accessory": 1.0, "second": 1.0, "hair_style": 0.3, "expression": 0.3, "geometry": 1.0,
+                      "hair_colour": 3.0},
         metrics={"accessory": "accuracy"},
     )
     centre, spread = a_train[:, :4].mean(axis=0), a_train[:, :4].std(axis=0) + 1e-6
@@ -112,7 +122,8 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
         "architecture": f"keras.applications.MobileNetV2(alpha={ALPHA}, include_top=False)",
         "input": f"{config.image_size}x{config.image_size}x3, values 0..255 (preprocessing inside the model)",
         "source_task": {"classes": list(SOURCE_CLASSES), "generator": "helpers.data.make_source_task",
-                        "side_objectives": ["face geometry", "hair style", "hair colour", "expression"]},
+                        "side_objectives": ["second accessory", "face geometry", "hair style", "hair colour",
+                                            "expression"]},
         "config": asdict(config),
         "source_validation_accuracy": round(accuracy, 4),
         "chance_accuracy": round(1 / len(SOURCE_CLASSES), 4),
@@ -127,12 +138,13 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
 
 
 def _targets(labels, attributes, centre, spread) -> dict:
-    """The five objectives of one batch, from the labels and the attribute table."""
+    """The six objectives of one batch, from the labels and the attribute table."""
     import tensorflow as tf
 
     return {"accessory": labels, "hair_style": tf.cast(attributes[:, 4], "int32"),
             "expression": tf.cast(attributes[:, 5], "int32"),
-            "geometry": (attributes[:, :4] - centre) / spread, "hair_colour": attributes[:, 6:9]}
+            "geometry": (attributes[:, :4] - centre) / spread, "hair_colour": attributes[:, 6:9],
+            "second": tf.cast(attributes[:, 9] + 1, "int32")}  # -1 (none) becomes class 0
 
 
 def _batches(images, labels, attributes, centre, spread, batch_size: int):
@@ -154,8 +166,8 @@ def _mirrored_batches(images, labels, attributes, centre, spread, config: Pretra
 
     images, labels = tf.constant(images), tf.constant(labels)
     attributes = tf.constant(attributes, tf.float32)
-    sign = tf.constant([-1.0, 1, 1, -1, 1, 1, 1, 1, 1])  # x centre and tilt change sign
-    shift = tf.constant([1.0, 0, 0, 0, 0, 0, 0, 0, 0])  # ... and x becomes 1 - x
+    sign = tf.constant([-1.0, 1, 1, -1, 1, 1, 1, 1, 1, 1])  # x centre and tilt change sign
+    shift = tf.constant([1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0])  # ... and x becomes 1 - x
 
     def batch(indices):
         x, a = tf.gather(images, indices), tf.gather(attributes, indices)

@@ -301,10 +301,13 @@ def test_generator_rejects_empty_counts():
 
 
 def test_source_attributes_describe_the_same_images():
-    images, labels, attributes = make_source_task(12, seed=4, return_attributes=True)
-    plain, plain_labels = make_source_task(12, seed=4)
+    images, labels, attributes = make_source_task(28, seed=4, return_attributes=True)
+    plain, plain_labels = make_source_task(28, seed=4)
     np.testing.assert_array_equal(images, plain)
-    assert attributes.shape == (12, 9) and (labels == plain_labels).all()
+    assert attributes.shape == (28, 10) and (labels == plain_labels).all()
+    seconds = attributes[:, 9].astype(int)
+    assert (seconds >= -1).all() and (seconds != labels).all() and 0 < (seconds >= 0).sum() < 28
+    assert (seconds[labels == SOURCE_CLASSES.index("nothing")] == -1).all()
     assert ((attributes[:, :2] > 0.2) & (attributes[:, :2] < 0.8)).all()  # face centres inside the image
 
 
