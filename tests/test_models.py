@@ -107,7 +107,8 @@ def test_pretraining_batches_mirror_the_face_geometry_with_the_pixels():
     seen, mirrored = [], 0
     for batch, targets in batches:
         geometry = targets["geometry"].numpy() * spread + centre
-        for image, label, where in zip(batch.numpy(), targets["accessory"].numpy(), geometry, strict=True):
+        rows = zip(batch.numpy(), targets["accessory"].numpy(), geometry, targets["second"].numpy(), strict=True)
+        for image, label, where, second in rows:
             plain = np.flatnonzero((flat == image.ravel()).all(axis=1))
             flipped = np.flatnonzero((flat == image[:, ::-1].ravel()).all(axis=1))
             i = int(plain[0]) if len(plain) else int(flipped[0])
@@ -116,7 +117,7 @@ def test_pretraining_batches_mirror_the_face_geometry_with_the_pixels():
                 expected[0], expected[3] = 1 - expected[0], -expected[3]
                 mirrored += 1
             np.testing.assert_allclose(where, expected, atol=1e-5)
-            assert label == labels[i]
+            assert label == labels[i] and second == attributes[i, 9] + 1  # the second accessory: 0 for none
             seen.append(i)
     assert sorted(seen) == list(range(24))  # every portrait once per epoch
     assert 0 < mirrored < 24
