@@ -336,3 +336,10 @@ def test_target_attributes_and_head_boxes():
     assert ((boxes[:, 0] < boxes[:, 1]) & (boxes[:, 2] < boxes[:, 3])).all()
     centres_x = attributes[:, 0] * 96
     assert ((boxes[:, 2] <= centres_x) & (centres_x <= boxes[:, 3])).all()
+
+
+def test_every_source_accessory_but_nothing_is_worn_in_exactly_one_place():
+    from helpers.faces import SOURCE_GROUPS
+
+    grouped = [name for group in SOURCE_GROUPS for name in group]
+    assert sorted(grouped) == sorted(set(SOURCE_CLASSES) - {"nothing"})
