@@ -69,9 +69,16 @@ def _alpha(colour: Colour, alpha: int) -> Colour:
 def _mix(table: np.ndarray, rng: np.random.Generator, jitter: float) -> Colour:
     pos = rng.random() * (len(table) - 1)
     i = int(pos)
-    base = table[i] + (table[min(i + 1, len(table) - 1)] - table[i]) * (pos - i)
-    base = base * (1 + jitter * rng.normal(size=3))
-    return tuple(int(c) for c in np.clip(base, 0, 255)) + (255,)
+    low, high = table[i].tolist(), table[min(i + 1, len(table) - 1)].tolist()
+    # Plain floats: the same arithmetic as numpy's on three-element arrays, at a fraction of the cost.
+    factors = (1 + jitter * rng.normal(size=3)).tolist()
+    return tuple(int(min(255.0, max(0.0, (a + (b - a) * (pos - i)) * f))) for a, b, f in
+                 zip(low, high, factors, strict=True)) + (255,)
+
+
+def _pick(rng: np.random.Generator, options: tuple | list):
+    """``rng.choice(options)`` (the same draw from the same stream) without first turning ``options`` into an array."""
+    return options[rng.integers(len(options))]
 
 
 # ------------------------------------------------------------------------------------ geometry
@@ -177,11 +184,11 @@ class Face:
         self.skin = _mix(SKIN_TONES, rng, 0.06)
         dyed = rng.random() < 0.12
         self.hair = palette_colour(rng) if dyed else _mix(HAIR_COLOURS, rng, 0.1)
-        self.hair_style = str(rng.choice(HAIR_STYLES))
+        self.hair_style = _pick(rng, HAIR_STYLES)
         self.eye_y = rng.uniform(-0.18, -0.02) * self.height
         self.eye_dx = rng.uniform(0.36, 0.46)
         self.iris = _mix(HAIR_COLOURS[:6], rng, 0.2) if rng.random() < 0.7 else palette_colour(rng)
-        self.expression = str(rng.choice(EXPRESSIONS))
+        self.expression = _pick(rng, EXPRESSIONS)
         self.eyes_closed = rng.random() < 0.08
 
     def outline(self) -> np.ndarray:
@@ -219,7 +226,7 @@ def _draw_head(c: Canvas, face: Face, rng: np.random.Generator) -> None:
         c.ellipse(side * 0.98, face.eye_y + 0.15, 0.16, 0.28, _shade(face.skin, 0.93))
     c.polygon(face.outline(), face.skin)
     if rng.random() < 0.5:  # cheek shading under side light
-        side = rng.choice([-1, 1])
+        side = _pick(rng, (-1, 1))
         c.polygon(_arc(side * 0.55, 0.1 * h, 0.45, h * 0.7, 0, 360, 16), _alpha(_shade(face.skin, 0.9), 90))
 
 
@@ -241,7 +248,7 @@ def _draw_hair_front(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     elif style == "bun":  # a round shape on top of the head: a hat-like distractor
         c.ellipse(rng.uniform(-0.3, 0.3), -h * 1.1, 0.4, 0.35, hair)
     elif style == "short" and rng.random() < 0.5:  # side parting
-        side = rng.choice([-1, 1])
+        side = _pick(rng, (-1, 1))
         c.polygon(np.array([[side * 0.2, -h], [side * 1.0, -0.4 * h], [side * 0.9, -0.75 * h]]), _shade(hair, 1.15))
 
 
@@ -314,7 +321,7 @@ def _lens(shape: str, x: float, y: float, side: int, r: float) -> np.ndarray:
 
 def _draw_eyewear(c: Canvas, face: Face, rng: np.random.Generator, dark: bool) -> None:
     """Sunglasses (``dark``: opaque tinted or mirrored lenses) or clear eyeglasses."""
-    shape = rng.choice(LENS_SHAPES)
+    shape = _pick(rng, LENS_SHAPES)
     r = rng.uniform(0.2, 0.3)
     frame = palette_colour(rng)
     thickness = rng.uniform(0.015, 0.07)
@@ -347,11 +354,11 @@ def _draw_hat(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     h = face.height
     colour = palette_colour(rng)
     band = palette_colour(rng) if rng.random() < 0.6 else _shade(colour, 0.6)
-    style = rng.choice(HAT_STYLES)
+    style = _pick(rng, HAT_STYLES)
     low = -h * rng.uniform(0.38, 0.55)  # where the hat meets the forehead
     if style == "cap":
         c.polygon(np.vstack([_arc(0, low, 1.08, h * 0.62, 180, 360, 18)]), colour)
-        bill = rng.choice([-1, 0, 1])
+        bill = _pick(rng, (-1, 0, 1))
         c.polygon(_arc(bill * 0.6, low + 0.02, 0.95 if bill == 0 else 0.8, 0.17, 0, 180, 14) if bill == 0
                   else _arc(bill * 0.9, low - 0.02, 0.85, 0.14), _shade(colour, 0.8))
         c.ellipse(0, low - h * 0.6, 0.08, 0.06, _shade(colour, 0.7))
@@ -402,7 +409,7 @@ def _draw_headband(c: Canvas, face: Face, rng: np.random.Generator) -> None:
         c.polygon(np.array([[x, -h * 0.95], [x - 0.35, -h * 1.15], [x - 0.35, -h * 0.75]]), colour)
         c.polygon(np.array([[x, -h * 0.95], [x + 0.35, -h * 1.15], [x + 0.35, -h * 0.75]]), colour)
     else:
-        x = rng.choice([-0.7, 0.7])
+        x = _pick(rng, (-0.7, 0.7))
         for t in range(0, 360, 72):
             c.ellipse(x + 0.13 * math.cos(math.radians(t)), -0.75 * h + 0.13 * math.sin(math.radians(t)),
                       0.11, 0.11, colour)
@@ -411,7 +418,7 @@ def _draw_headband(c: Canvas, face: Face, rng: np.random.Generator) -> None:
 
 # --------------------------------------------------------------------------- source accessories
 def _eye_patch(c: Canvas, face: Face, rng: np.random.Generator) -> None:
-    side = rng.choice([-1, 1])
+    side = _pick(rng, (-1, 1))
     colour = _shade(palette_colour(rng), rng.uniform(0.2, 1.0))
     c.line(np.array([[-1.0, face.eye_y - 0.45], [side * face.eye_dx, face.eye_y], [1.0 * side, face.eye_y + 0.05]]),
            colour, 0.035)
@@ -594,8 +601,14 @@ def _photograph(image: Image.Image, rng: np.random.Generator) -> np.ndarray:
     light = 1 + ramp[None, :] * math.cos(a) + ramp[:, None] * math.sin(a)
     contrast = rng.uniform(0.75, 1.2)
     gain = (rng.uniform(0.6, 1.25) * contrast * (1 + rng.normal(0, 0.06, size=3))).astype(np.float32)
-    # One fused multiply-add: lighting, colour cast and contrast about the mean brightness.
-    pixels = pixels * (light[..., None] * gain) + float(pixels.mean()) * (1 - contrast)
+    # Lighting, colour cast and contrast about the mean brightness, in place. The factor is filled
+    # channel by channel: broadcasting over a last axis of 3 is three times slower.
+    offset = float(pixels.mean()) * (1 - contrast)
+    factor = np.empty_like(pixels)
+    for channel in range(3):
+        factor[..., channel] = light * gain[channel]
+    pixels *= factor
+    pixels += offset
     if rng.random() < 0.6:
         tile = _noise_bank(size)[rng.integers(8)]
         pixels += np.roll(tile, rng.integers(size), axis=int(rng.integers(2))) * rng.uniform(2, 9)
@@ -603,7 +616,7 @@ def _photograph(image: Image.Image, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.7:
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, format="JPEG", quality=int(rng.integers(30, 95)))
-        pixels = np.asarray(Image.open(buffer).convert("RGB"))
+        pixels = np.asarray(Image.open(buffer))  # an RGB JPEG decodes to RGB
     return pixels
 
 
@@ -645,7 +658,7 @@ def draw_source(rng: np.random.Generator, size: int, label: int, attributes: dic
     second = None
     if name != "nothing" and rng.random() < 0.5:
         choices = [n for group in SOURCE_GROUPS if name not in group for n in group]
-        second = str(rng.choice(choices))
+        second = _pick(rng, choices)
     if attributes is not None:
         attributes["second"] = names.index(second) if second else -1
     return render_portrait(rng, size, SOURCE_ACCESSORIES[name], SOURCE_ACCESSORIES[second] if second else None,
