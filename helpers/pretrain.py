@@ -13,8 +13,8 @@ accessory somewhere else (clear glasses with a headscarf), and a second head nam
 "none"): a base that must see both learns a detector for each part of the face instead of one
 guess per portrait, which is what the target's combinations (a hat over clear glasses) need.
 That one change took feature extraction at N = 100 from 93.8% to 97.4% (median of five seeds)
-with the shipped base, and to 95.6% with a second run of the same recipe: runs differ, because
-TensorFlow's multithreaded CPU kernels do not sum in a fixed order, even with every seed set.
+with the shipped base, and to 95.6% with a second run of the same recipe: runs differ even with
+every seed set, most likely because TensorFlow's multithreaded CPU kernels do not sum in a fixed order.
 Since the generator knows everything it drew, four more side objectives come for free and speed
 up learning from scratch a lot: where the face is (centre, size, tilt: a dense signal from the
 first step on), the hair style, the hair colour (which makes the base tell hair from whatever
