@@ -339,9 +339,7 @@ def test_target_attributes_and_head_boxes():
 
 
 def test_every_source_accessory_but_nothing_is_worn_in_exactly_one_place():
-    from helpers.faces import SOURCE_GROUPS
-
-    grouped = [name for group in SOURCE_GROUPS for name in group]
+    grouped = [name for group in faces.SOURCE_GROUPS for name in group]
     assert sorted(grouped) == sorted(set(SOURCE_CLASSES) - {"nothing"})
 
 
