@@ -6,31 +6,38 @@
 ``folder`` holds one notebook per student: ``<student_id>.ipynb`` or
 ``<student_id>/sunglasses_vs_hat.ipynb``. Writes ``<out>/grades.csv`` (``student_id``, ``score``,
 ``max_score``), ``<out>/scores_by_cell.csv``, ``<out>/feedback/<student_id>.html`` and
-``<out>/logs/<student_id>.txt``.
+``<out>/logs/<student_id>.txt``, readable by the grader only.
 
-How it keeps grading fair and the grader safe:
+How it keeps grading fair and the grader safe (README: "Grading safely"):
 
-- Every run grades in a fresh temporary course directory with its own gradebook, made from
-  ``solutions/`` with the instructor's secret seed written into the hidden tests (the seed is in
-  ``$GRADING_SEED`` or in ``.grading_seed``, made once, readable by its owner only). Neither the
-  seed nor the hidden tests are in ``exercises/``; feedback shows neither.
-- Submissions run in a sandboxed kernel (tools/sandbox_kernel.py): as root, under an unprivileged
-  user who cannot read the course source, the gradebook, the seed or other students' work.
-- One submission cannot spoil the batch: each is graded in its own nbgrader run, with a time
-  limit per cell and per submission; whatever goes wrong scores what its passing tests earned,
-  and is reported.
+- Every run grades in a fresh temporary course with its own gradebook, made from ``solutions/``
+  with the hidden tests taken out (tools/hidden_tests.py): they run after the notebook, outside
+  the student's kernel, on what its test cells handed in, with the instructor's secret seed
+  (``$GRADING_SEED`` or ``.grading_seed``, made once, readable by its owner only). Neither the
+  seed nor the hidden tests ever reach the kernel, the gradebook or the feedback.
+- Every submission runs in a kernel of its own confined by bubblewrap (tools/sandbox.py): a
+  fresh home no other submission sees, its own PID namespace (nothing outlives it), no network,
+  an unprivileged user; its nbgrader metadata is restored from the release first.
+- One submission cannot spoil the batch: a kernel that dies or runs out of time keeps the points
+  earned before it (tools/preprocessors.py), and whatever goes wrong is reported.
+- Feedback pages are bounded in size, inert (student HTML sanitized, scripts blocked by a
+  Content-Security-Policy) and checked for the seed and the hidden tests before they are written.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import copy
 import csv
+import html
 import json
 import os
 import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -38,34 +45,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+
+from tools import hidden_tests, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "sunglasses_vs_hat"
+RELEASE = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 SEED_FILE = ROOT / ".grading_seed"
 SEED_VARIABLE = "GRADING_SEED"
-# The line of each hidden test that holds the seed; in solutions/ it holds a placeholder seed.
-SEED_LINE = re.compile(r"^(GRADING_SEED = )(\d+)(  # make autograde puts the instructor's secret seed here)$",
-                       re.MULTILINE)
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}")
 KERNEL_NAME = "course-sandbox"
-
-
-class BriefTracebacks(Preprocessor):
-    """In feedback, a failed test shows its error and message, not the code around it.
-
-    A traceback quotes the lines near the failure, and in a test cell those can be hidden tests.
-    """
-
-    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-            for output in cell.get("outputs", []):
-                if output.output_type == "error":
-                    output.traceback = [f"{output.ename}: {output.evalue}"]
-        return cell, resources
+MAX_SUBMISSION_BYTES = 50 << 20
+# Feedback pages are plain documents: no script, frame, form or remote resource may run or load.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+                           "form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
+MAX_FEEDBACK_BYTES = 10 << 20
 
 
 @dataclass
@@ -83,6 +77,18 @@ class Grade:
     by_cell: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> (score, max_score)
 
 
+def _plain_file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be graded as a notebook file (a link, a device, too big), or ``None``."""
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link: refused (put the notebook file itself in the folder)"
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file (a pipe, socket or device): refused"
+    if info.st_size > MAX_SUBMISSION_BYTES:
+        return f"is {info.st_size >> 20} MB, over the {MAX_SUBMISSION_BYTES >> 20} MB a notebook may have: refused"
+    return None
+
+
 def find_submissions(folder: Path) -> tuple[list[Submission], list[str]]:
     """The submissions in ``folder``, and a sentence for everything in it that is not one."""
     if not folder.is_dir():
@@ -92,17 +98,24 @@ def find_submissions(folder: Path) -> tuple[list[Submission], list[str]]:
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
-        if entry.is_file() and entry.suffix == ".ipynb":
-            student_id, notebook = entry.stem, entry
-        elif entry.is_dir():
+        mode = entry.lstat().st_mode
+        if stat.S_ISDIR(mode):
             student_id, notebook = entry.name, entry / f"{ASSIGNMENT}.ipynb"
-            if not notebook.is_file():
+            if not notebook.exists() and not notebook.is_symlink():
                 problems.append(f"{entry}/ holds no {ASSIGNMENT}.ipynb: skipped")
                 continue
+        elif entry.suffix == ".ipynb":
+            student_id, notebook = entry.stem, entry
+        elif stat.S_ISLNK(mode):
+            problems.append(f"{entry} is a symbolic link: refused (put the notebook or folder itself there)")
+            continue
         else:
             problems.append(f"{entry}: not a notebook (.ipynb) nor a student folder: skipped")
             continue
-        if not STUDENT_ID.fullmatch(student_id):
+        problem = _plain_file_problem(notebook)
+        if problem:
+            problems.append(f"{notebook} {problem}")
+        elif not STUDENT_ID.fullmatch(student_id):
             problems.append(f"{entry}: {student_id!r} is not a usable student id (letters, digits, _.@+-): skipped")
         elif student_id in seen:
             problems.append(f"{entry}: a second submission of {student_id}: skipped")
@@ -127,11 +140,36 @@ def grading_seed() -> int:
     return int(SEED_FILE.read_text().strip())
 
 
-def _nbgrader(course: Path, *args: str, sandbox: dict[str, str], log: Path | None = None,
+def restore_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+    """Give every cell of ``nb`` the nbgrader metadata the release gave it; return what was changed.
+
+    A cell whose grade_id the release does not have (or has already given out) loses its nbgrader
+    metadata: a student cannot make an answer cell worth 100 points, nor a new graded cell.
+    """
+    released = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]
+                for cell in release.cells if "nbgrader" in cell.metadata}
+    changed, seen = [], set()
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if grade_id in released and grade_id not in seen:
+            seen.add(grade_id)
+            if meta != released[grade_id]:
+                changed.append(str(grade_id))
+                cell.metadata["nbgrader"] = copy.deepcopy(released[grade_id])
+        else:
+            changed.append(f"{grade_id!r} (not in the release)")
+            del cell.metadata["nbgrader"]
+    return changed
+
+
+def _nbgrader(course: Path, *args: str, env: dict[str, str], log: Path | None = None,
               timeout: float | None = None) -> int | None:
     """Run one nbgrader command in ``course``; return its exit status (``None`` when it timed out)."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               JUPYTER_PATH=str(course / ".jupyter"), **sandbox)
+               JUPYTER_PATH=str(course / ".jupyter"), **env)
     env.pop(SEED_VARIABLE, None)
     with open(log or os.devnull, "a") as out:
         process = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, stdout=out,
@@ -144,80 +182,112 @@ def _nbgrader(course: Path, *args: str, sandbox: dict[str, str], log: Path | Non
             return None
 
 
-def sandbox_settings(workdir: Path, out: Path, submissions: Path) -> dict[str, str]:
-    """Where kernels live, and what they must not see (see tools/sandbox_kernel.py)."""
-    secret = [workdir / "course", ROOT / "solutions", ROOT / ".git", ROOT / "gradebook.db", SEED_FILE,
-              out.resolve(), submissions.resolve()]
-    return {"COURSE_SANDBOX_DIR": str(workdir / "scratch"),
-            "COURSE_SANDBOX_HIDE": os.pathsep.join(str(p) for p in secret)}
+def secret_paths(workdir: Path, out: Path, submissions: Path) -> list[Path]:
+    """What no submission may see, beyond what tools/sandbox.py always covers."""
+    return [workdir, ROOT / "solutions", ROOT / ".git", SEED_FILE, out.resolve(), submissions.resolve()]
 
 
-def make_course(workdir: Path, seed: int, sandbox: dict[str, str]) -> Path:
-    """A private nbgrader course in ``workdir``: the exercise's source with the seed, and its gradebook."""
-    for folder in (workdir, workdir / "scratch"):
-        folder.mkdir(exist_ok=True)
-        folder.chmod(0o711)  # the sandbox user may pass through to its own home, and see nothing
+COURSE_CONFIG = """
+# Grading copy (tools/autograde.py): sandboxed kernels on Unix sockets, hidden tests outside them.
+import os
+import sys
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbconvert.preprocessors.sanitize import SanitizeHTML
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
+                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+
+sys.path.insert(0, {root!r})
+from tools.preprocessors import BoundOutputs, BriefTracebacks, HiddenVerdicts, TolerantExecute
+
+c.Execute.kernel_name = "{kernel}"
+c.TolerantExecute.kernel_name = "{kernel}"
+c.TolerantExecute.submission_timeout = {submission_timeout}
+# No TCP: the kernel has no network at all, and reaches nbgrader through sockets in its own folder.
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = os.environ.get("COURSE_KERNEL_SOCKETS", "kernel-ipc")
+c.Autograde.autograde_preprocessors = [TolerantExecute, LimitOutput, BoundOutputs, HiddenVerdicts, IgnorePattern,
+                                       ClearMetadataPreprocessor, SaveAutoGrades, AssignLatePenalties,
+                                       CheckCellMetadata]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, BriefTracebacks, SanitizeHTML,
+                                    CSSHTMLHeaderPreprocessor]
+"""
+
+
+def make_course(workdir: Path, seed: int, *, submission_timeout: float) -> tuple[Path, dict[str, str]]:
+    """A private nbgrader course in ``workdir`` made from the exercise's source without its hidden tests.
+
+    Returns the course folder and the hidden tests (``grade_id -> code``); the seed and the
+    hidden tests are written to files in ``workdir`` that only the grader can read.
+    """
     course = workdir / "course"
     course.mkdir(mode=0o700)
     source = course / "solutions" / ASSIGNMENT
     shutil.copytree(ROOT / "solutions" / ASSIGNMENT, source)
     notebook = source / f"{ASSIGNMENT}.ipynb"
     nb = nbformat.read(notebook, as_version=nbformat.NO_CONVERT)
-    count = 0
-    for cell in nb.cells:
-        cell.source, n = SEED_LINE.subn(rf"\g<1>{seed}\g<3>", cell.source)
-        count += n
-    if count == 0:
-        raise SystemExit(f"No hidden-test seed line in {notebook.relative_to(course)}; the hidden tests need "
-                         f"one: GRADING_SEED = <number>  # make autograde puts the instructor's secret seed here")
+    try:
+        hidden = hidden_tests.split_hidden_tests(nb.cells)
+    except ValueError as error:
+        raise SystemExit(f"{notebook.relative_to(course)}: {error}") from None
     nbformat.write(nb, notebook)
+    (workdir / "seed").write_text(f"{seed}\n")
     config = (ROOT / "nbgrader_config.py").read_text()
-    (course / "nbgrader_config.py").write_text(config + f'''
-# Grading copy (tools/autograde.py): the sandboxed kernel, and no hidden tests in the feedback.
-import sys
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-
-sys.path.insert(0, {str(ROOT)!r})
-from tools.autograde import BriefTracebacks
-
-c.Execute.kernel_name = "{KERNEL_NAME}"
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, BriefTracebacks, CSSHTMLHeaderPreprocessor]
-''')
+    (course / "nbgrader_config.py").write_text(config + COURSE_CONFIG.format(
+        root=str(ROOT), kernel=KERNEL_NAME, submission_timeout=int(submission_timeout)))
     kernel = course / ".jupyter" / "kernels" / KERNEL_NAME
     kernel.mkdir(parents=True)
     (kernel / "kernel.json").write_text(
-        json.dumps({"argv": [sys.executable, str(ROOT / "tools" / "sandbox_kernel.py"), "-f", "{connection_file}"],
+        json.dumps({"argv": [sys.executable, str(ROOT / "tools" / "sandbox.py"), "kernel", "-f", "{connection_file}"],
                     "display_name": "Python 3 (grading sandbox)", "language": "python"}))
-    if _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", sandbox=sandbox,
-                 log=workdir / "release.log") != 0:
+    if _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", env={}, log=workdir / "release.log") != 0:
         raise SystemExit(f"nbgrader generate_assignment failed:\n{(workdir / 'release.log').read_text()[-3000:]}")
-    return course
+    return course, hidden
 
 
-def _readable_notebook(path: Path) -> str | None:
+def _readable_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
     try:
-        nbformat.read(path, as_version=4)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(descriptor) as file:
+            return nbformat.read(file, as_version=4), ""
     except Exception as error:  # anything unreadable: the student's file, not our crash
-        return f"not a readable notebook ({type(error).__name__}: {str(error)[:200]})"
-    return None
+        return None, f"not a readable notebook ({type(error).__name__}: {str(error)[:200]})"
 
 
-def grade_submission(course: Path, submission: Submission, logs: Path, *, sandbox: dict[str, str],
-                     cell_timeout: int | None, timeout: float) -> str:
-    """Autograde one submission in its own nbgrader run; return what went wrong ('' if nothing)."""
-    problem = _readable_notebook(submission.notebook)
-    if problem:
+def grade_submission(course: Path, workdir: Path, hidden: dict[str, str], submission: Submission, logs: Path, *,
+                     hide: list[Path], cell_timeout: int | None, timeout: float) -> str:
+    """Autograde one submission in its own nbgrader run and sandbox; return what went wrong ('' if nothing)."""
+    nb, problem = _readable_notebook(submission.notebook)
+    if nb is None:
         return problem
+    log = logs / f"{submission.student_id}.txt"
+    restored = restore_metadata(nb, nbformat.read(RELEASE, as_version=4))
+    if restored:
+        with open(log, "a") as out:
+            out.write(f"nbgrader metadata restored from the release for: {', '.join(restored)}\n")
     target = course / "submitted" / submission.student_id / ASSIGNMENT
     target.mkdir(parents=True)
-    shutil.copyfile(submission.notebook, target / f"{ASSIGNMENT}.ipynb")
-    log = logs / f"{submission.student_id}.txt"
-    options = [f"--Execute.timeout={cell_timeout}"] if cell_timeout else []
-    status = _nbgrader(course, "autograde", ASSIGNMENT, f"--student={submission.student_id}", "--force", *options,
-                       sandbox=sandbox, log=log, timeout=timeout)
+    nbformat.write(nb, target / f"{ASSIGNMENT}.ipynb")
+    run = workdir / "runs" / submission.student_id
+    run.mkdir(parents=True, mode=0o700)
+    home, sockets = sandbox.make_home(run / "home"), sandbox.make_home(run / "sockets")
+    runtime = run / "runtime"
+    runtime.mkdir(mode=0o700)
+    job = run / "job.json"
+    job.write_text(json.dumps({"hidden": hidden, "seed_file": str(workdir / "seed"), "hand_in": str(home / "hand-in"),
+                               "scratch": str(run)}))
+    env = {sandbox.HOME_VARIABLE: str(home), sandbox.HIDE_VARIABLE: os.pathsep.join(map(str, hide)),
+           sandbox.HAND_IN_VARIABLE: str(home / "hand-in"), "COURSE_KERNEL_SOCKETS": str(sockets / "kernel"),
+           "COURSE_GRADING_JOB": str(job), "JUPYTER_RUNTIME_DIR": str(runtime)}
+    options = [f"--Execute.timeout={cell_timeout}", f"--TolerantExecute.timeout={cell_timeout}"] if cell_timeout else []
+    try:
+        # nbgrader's own deadline is the notebook's plus time for the hidden tests; this one is the last resort
+        status = _nbgrader(course, "autograde", ASSIGNMENT, f"--student={submission.student_id}", "--force",
+                           *options, env=env, log=log, timeout=timeout + 900)
+    finally:
+        shutil.rmtree(run, ignore_errors=True)  # nothing of one submission is left for the next
     if status is None:
-        return f"stopped after {timeout:.0f} s (the time limit of one submission)"
+        return f"stopped after {timeout + 900:.0f} s"
     if status != 0:
         return f"nbgrader could not grade it (exit status {status}; see {log})"
     return ""
@@ -243,15 +313,55 @@ def collect_grades(course: Path, submissions: list[Submission], problems: dict[s
     return grades
 
 
-def write_feedback(course: Path, grades: list[Grade], out: Path, seed: int, sandbox: dict[str, str]) -> None:
-    _nbgrader(course, "generate_feedback", ASSIGNMENT, "--force", sandbox=sandbox, log=out / "logs" / "_feedback.txt")
+def secret_forms(seed: int, hidden: dict[str, str]) -> dict[str, str]:
+    """The seed and the hidden tests in the forms a feedback page is checked for: ``form -> what it is``."""
+    forms = {}
+    kept = [(str(seed), "the seed"), *((code, f"the hidden tests of {cell}") for cell, code in hidden.items())]
+    for text, what in kept:
+        raw = text.encode()
+        forms[text] = what
+        forms[text[::-1]] = f"{what}, reversed"
+        for shift in range(3):
+            # base64 of the text wherever it starts in an encoded stream: the groups it alone decides
+            encoded = base64.b64encode(b"\0" * shift + raw).decode()[4 if shift else 0:-4]
+            for form in (encoded, encoded.replace("+", "-").replace("/", "_")):
+                if len(form) >= 8:
+                    forms[form] = f"{what}, base64"
+        for line in text.splitlines():
+            if len(line.strip()) >= 24:
+                forms[line.strip()] = f"a line of {what}"
+    return forms
+
+
+def leaks(page: str, forms: dict[str, str]) -> list[str]:
+    """What of the grader's secrets ``page`` holds (in its text or with HTML entities decoded)."""
+    texts = (page, html.unescape(page))
+    return sorted({what for form, what in forms.items() if any(form in text for text in texts)})
+
+
+def inert(page: str) -> str:
+    """A feedback page with a Content-Security-Policy that blocks every script, frame and remote load."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+    head = re.search(r"<head[^>]*>", page, re.IGNORECASE)
+    return page[:head.end()] + meta + page[head.end():] if head else meta + page
+
+
+def write_feedback(course: Path, grades: list[Grade], out: Path, forms: dict[str, str]) -> None:
+    _nbgrader(course, "generate_feedback", ASSIGNMENT, "--force", env={}, log=out / "logs" / "_feedback.txt")
     (out / "feedback").mkdir(exist_ok=True)
     for grade in grades:
-        html = course / "feedback" / grade.student_id / ASSIGNMENT / f"{ASSIGNMENT}.html"
-        if html.exists():
-            # A traceback can quote the line that holds the seed; it stays the grader's secret.
-            text = html.read_text().replace(str(seed), "&lt;secret seed&gt;")
-            (out / "feedback" / f"{grade.student_id}.html").write_text(text)
+        page = course / "feedback" / grade.student_id / ASSIGNMENT / f"{ASSIGNMENT}.html"
+        if not page.exists():
+            continue
+        text = page.read_text(errors="replace")
+        found = leaks(text, forms)
+        if found:
+            text = ("<!DOCTYPE html><title>Feedback withheld</title><p>This feedback page was withheld: it held "
+                    "what the grader keeps secret. Your instructor has your score.</p>")
+            grade.problem = (grade.problem + "; " if grade.problem else "") + f"feedback withheld ({', '.join(found)})"
+        elif len(text.encode()) > MAX_FEEDBACK_BYTES:
+            text = text[:MAX_FEEDBACK_BYTES // 2] + "<p>[the rest of this page was cut by the grader]</p>"
+        (out / "feedback" / f"{grade.student_id}.html").write_text(inert(text))
 
 
 def write_grades(grades: list[Grade], out: Path) -> None:
@@ -269,22 +379,30 @@ def write_grades(grades: list[Grade], out: Path) -> None:
                 writer.writerow([grade.student_id, cell, f"{score:g}", f"{max_score:g}"])
 
 
-def check_sandbox(sandbox: dict[str, str]) -> str:
-    """Ask a sandboxed process what it can reach; stop if it can read any secret. Returns its isolation."""
-    probe = subprocess.run([sys.executable, str(ROOT / "tools" / "sandbox_kernel.py"), "--probe"],
-                           capture_output=True, text=True, env=dict(os.environ, **sandbox))
-    if probe.returncode != 0:
-        raise SystemExit(f"The grading sandbox cannot run the course's Python ({sys.executable}):\n"
-                         f"{probe.stderr[-1500:]}\nMake the repository and its .venv readable by others "
-                         f"(chmod -R o+rX), or set COURSE_SANDBOX_USER to a user who can read them.")
-    report = json.loads(probe.stdout.strip().splitlines()[-1])
-    if os.geteuid() == 0 and report["readable"]:
+def check_sandbox(workdir: Path, hide: list[Path]) -> str:
+    """Ask a confined process what it can reach; stop if it can read any secret. Returns its isolation."""
+    targets = []
+    for path in [*hide, ROOT / "tools", Path.home()]:
+        if path.is_file():
+            targets.append(path)
+        elif path.is_dir():  # a few files of each folder: the folders themselves hold the sandbox's mount points
+            targets += [file for _, file in zip(range(5), (p for p in path.rglob("*") if p.is_file()), strict=False)]
+    try:
+        report = sandbox.probe([str(p) for p in targets], scratch=workdir, hide=tuple(hide))
+    except sandbox.SandboxUnavailable as error:
+        raise SystemExit(f"Not grading: {error}") from None
+    if report["readable"]:
         raise SystemExit(f"A submission could read {report['readable']}: not grading. Grade in a container "
                          "(README: 'Grading safely').")
-    if os.geteuid() != 0:
-        print("Note: not running as root, so submissions run with your own rights and could read your files. "
-              "Grade in a container or as a separate user with no network (README: 'Grading safely').")
     return report["isolation"]
+
+
+def private(out: Path) -> None:
+    """``out`` and everything in it readable by the grader only."""
+    out.chmod(0o700)
+    for path in out.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def autograde(folder: Path, out: Path, *, cell_timeout: int | None = None, timeout: float = 900,
@@ -294,32 +412,32 @@ def autograde(folder: Path, out: Path, *, cell_timeout: int | None = None, timeo
     for line in skipped:
         print(f"Skipped: {line}")
     seed = grading_seed()
+    previous_umask = os.umask(0o077)  # everything the grader writes stays the grader's
     out.mkdir(parents=True, exist_ok=True)
     (out / "logs").mkdir(exist_ok=True)
-    previous_umask = os.umask(0o077)  # everything the grader writes stays the grader's
+    private(out)
     workdir = Path(tempfile.mkdtemp(prefix="autograde-"))
-    sandbox = sandbox_settings(workdir, out, folder)
+    hide = secret_paths(workdir, out, folder)
     try:
-        course = make_course(workdir, seed, sandbox)
-        print(f"Submissions run in a sandbox: {check_sandbox(sandbox)}.")
+        print(f"Submissions run in a sandbox: {check_sandbox(workdir, hide)}.")
+        course, hidden = make_course(workdir, seed, submission_timeout=timeout)
         problems = {}
         for number, submission in enumerate(submissions, 1):
             print(f"[{number}/{len(submissions)}] grading {submission.student_id} ...", flush=True)
-            problem = grade_submission(course, submission, out / "logs", sandbox=sandbox,
+            problem = grade_submission(course, workdir, hidden, submission, out / "logs", hide=hide,
                                        cell_timeout=cell_timeout, timeout=timeout)
             if problem:
                 problems[submission.student_id] = problem
-            for home in (workdir / "scratch").iterdir():  # nothing of one kernel is left for the next
-                shutil.rmtree(home, ignore_errors=True)
         grades = collect_grades(course, submissions, problems)
-        write_feedback(course, grades, out, seed, sandbox)
+        write_feedback(course, grades, out, secret_forms(seed, hidden))
+        write_grades(grades, out)
+        private(out)
     finally:
         os.umask(previous_umask)
         if keep:
             print(f"Kept the grading course in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    write_grades(grades, out)
     width = max(len(g.student_id) for g in grades)
     for grade in grades:
         note = f"   ({grade.problem})" if grade.problem else ""
