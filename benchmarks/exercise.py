@@ -1,12 +1,15 @@
 """How well the exercise's reference solution does on hidden test sets: the basis of its thresholds.
 
-    python -m benchmarks.exercise --seeds 10      # about 2 minutes a seed on 2 cores
+    python -m benchmarks.exercise --seeds 10              # about 2 minutes a seed on 2 cores
+    python -m benchmarks.exercise --autograde --seeds 5   # grade the solution notebook itself
 
 For each seed, the steps of ``solutions/sunglasses_vs_hat`` run as the solution writes them (the
 500-photo folder, an 80/20 split, a new head for 8 epochs on the frozen base, then the last 3
 blocks at 1e-4 for up to 15 epochs keeping the best one), and both models are scored on hidden
 images drawn with that seed, as the hidden tests draw them. The hidden tests ask for a margin
-below the worst seed here.
+below the worst seed here. With ``--autograde``, the solution notebook is graded by
+``tools.autograde`` once per seed (``GRADING_SEED``), the way instructors grade, and its
+automatic points are printed.
 """
 
 from __future__ import annotations
@@ -38,18 +41,48 @@ def one_seed(seed: int, n_hidden: int) -> tuple[float, float]:
     model.compile(keras.optimizers.Adam(1e-3), loss, metrics=["accuracy"])
     model.fit(train_ds, validation_data=val_ds, epochs=8, verbose=0)
     head = hidden_accuracy(model)
-    unfreeze_last(model, 3)
-    model.compile(keras.optimizers.Adam(1e-4), loss, metrics=["accuracy"])
+    unfreeze_last(model, 3, learning_rate=1e-4)
     model.fit(train_ds, validation_data=val_ds, epochs=15, verbose=0, callbacks=[best_epoch_stopping(patience=5)])
     return head, hidden_accuracy(model)
+
+
+def autograde_solution(seed: int) -> tuple[dict[str, float], float]:
+    """The solution's points per graded cell under ``seed``, and the seconds ``tools.autograde`` took."""
+    import csv
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from tools.autograde import ASSIGNMENT, ROOT
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder, out = Path(scratch) / "submissions", Path(scratch) / "graded"
+        folder.mkdir()
+        (folder / "solution.ipynb").write_bytes((ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes())
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out)], cwd=ROOT, check=True,
+                       capture_output=True, env=dict(os.environ, GRADING_SEED=str(seed)))
+        seconds = time.perf_counter() - start
+        with open(out / "scores_by_cell.csv") as file:
+            return {row["cell"]: float(row["score"]) for row in csv.DictReader(file)}, seconds
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.exercise", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--n-hidden", type=int, default=400)
+    parser.add_argument("--autograde", action="store_true", help="grade the solution notebook once per seed")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.autograde:
+        for seed in range(1, args.seeds + 1):
+            cells, seconds = autograde_solution(10_000 + seed)
+            automatic = {cell: score for cell, score in cells.items() if cell != "reflection"}
+            print(f"seed {seed}: {sum(automatic.values()):g} automatic points in {seconds:.0f} s {automatic}",
+                  flush=True)
+        return 0
     from helpers.environment import free_memory
 
     heads, tuned = [], []

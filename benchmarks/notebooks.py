@@ -10,7 +10,8 @@ kernel's own high-water mark, read by one extra cell appended to the in-memory c
 notebook file is not changed). Kernels get ``MALLOC_ARENA_MAX=2``, as on Binder (the ``start``
 file) and under ``make lab``, unless the environment sets it already. Writes
 ``docs/benchmarks/notebooks.json``: a list of objects with keys ``notebook``, ``seconds`` and
-``peak_rss_mb``.
+``peak_rss_mb``, and after a full run one for ``make autograde, one submission`` with
+``seconds`` and ``outside_checks_seconds`` (the hidden tests, run outside the kernel).
 """
 
 from __future__ import annotations
@@ -49,21 +50,29 @@ def run_notebook(path: Path, timeout: int = 600) -> dict:
     return {"notebook": path.relative_to(ROOT).as_posix(), "seconds": round(seconds, 1), "peak_rss_mb": round(peak)}
 
 
-def autograde_seconds() -> float:
-    """Wall time of ``tools.autograde`` grading the solution as one student's submission."""
+def autograde_seconds() -> tuple[float, float]:
+    """Wall time of ``tools.autograde`` grading the solution as one student's submission, and of its outside checks.
+
+    The second number is the part spent running the hidden tests outside the kernel (read from
+    the grading log, where tools/preprocessors.py records it).
+    """
+    import re
     import subprocess
 
     from tools.autograde import ASSIGNMENT
+    from tools.preprocessors import OUTSIDE_TIMING
 
     with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch) / "submissions"
+        folder, out = Path(scratch) / "submissions", Path(scratch) / "out"
         folder.mkdir()
         source = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         (folder / "student.ipynb").write_bytes(source.read_bytes())
         start = time.perf_counter()  # tools.autograde puts this Python's bin (nbgrader, alembic) on PATH itself
-        subprocess.run([sys.executable, "-m", "tools.autograde", str(folder), "--out", str(Path(scratch) / "out")],
+        subprocess.run([sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out)],
                        cwd=ROOT, check=True, capture_output=True)
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        outside = re.search(rf"{OUTSIDE_TIMING} ([0-9.]+) s", (out / "logs" / "student.txt").read_text())
+        return seconds, float(outside.group(1)) if outside else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'lectures/ in all':<50}{sum(r['seconds'] for r in lectures):>9.1f}"
               f"{max(r['peak_rss_mb'] for r in lectures):>13.0f}")
     if not args.notebooks:
-        print(f"{'make autograde, one submission':<50}{autograde_seconds():>9.1f}")
+        seconds, outside = autograde_seconds()
+        print(f"{'make autograde, one submission':<50}{seconds:>9.1f}")
+        print(f"{'  of which hidden tests outside the kernel':<50}{outside:>9.1f}")
+        rows.append({"notebook": "make autograde, one submission", "seconds": round(seconds, 1),
+                     "outside_checks_seconds": round(outside, 1)})
     OUT.parent.mkdir(parents=True, exist_ok=True)
     if args.notebooks and OUT.exists():  # a partial run updates its own rows and keeps the others
         fresh = {r["notebook"] for r in rows}

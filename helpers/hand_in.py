@@ -63,6 +63,17 @@ def _kind(value: Any, name: str) -> str:
     return "json"
 
 
+def grading() -> bool:
+    """Whether this notebook is being graded (the grader sets where hand-ins go).
+
+    Examples
+    --------
+    >>> grading()
+    False
+    """
+    return bool(os.environ.get(HAND_IN_VARIABLE))
+
+
 def hand_in(step: str, **values: Any) -> Path | None:
     """Hand in ``values`` as the result of the graded ``step``; return the folder (``None`` outside grading).
 
@@ -86,10 +97,9 @@ def hand_in(step: str, **values: Any) -> Path | None:
     if not step or not set(step) <= STEP_NAME_CHARACTERS:
         raise ValueError(f"step must be a graded cell's id (letters, digits, - and _), got {step!r}")
     kinds = {name: _kind(value, name) for name, value in values.items()}
-    folder = os.environ.get(HAND_IN_VARIABLE)
-    if not folder:
+    if not grading():
         return None
-    root = Path(folder)
+    root = Path(os.environ[HAND_IN_VARIABLE])
     root.mkdir(parents=True, exist_ok=True)
     # Written beside its place and renamed when complete: a step is handed in whole or not at all.
     staging = Path(tempfile.mkdtemp(prefix=f".{step}-", dir=root))

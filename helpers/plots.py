@@ -139,6 +139,46 @@ def training_curves(histories: dict, *, metric: str = "accuracy", ax=None, mark_
     return ax
 
 
+def phase_curves(phases: dict, *, metric: str = "accuracy", ax=None):
+    """Training (dashed) and validation (solid) curves of consecutive phases of one model, on one epoch axis.
+
+    ``phases`` maps each phase's name to its Keras ``History`` (or ``.history`` dict), in the
+    order they ran; each phase's curves continue where the last one ended, a dotted line marks
+    where it starts, and the best validation epoch of each phase is starred.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> head = {"accuracy": [0.6, 0.8], "val_accuracy": [0.6, 0.7], "val_loss": [1, .7]}
+    >>> tune = {"accuracy": [0.9, 0.95], "val_accuracy": [0.75, 0.8], "val_loss": [.6, .5]}
+    >>> ax = phase_curves({"new head": head, "fine-tuning": tune})
+    >>> [round(x) for x in ax.lines[3].get_xdata()]  # fine-tuning's training curve starts at epoch 3
+    [3, 4]
+    """
+    ax = _axes(ax)
+    start = 0
+    for k, (name, history) in enumerate(phases.items()):
+        h = _history_dict(history)
+        colour = f"C{k}"
+        epochs = np.arange(start + 1, start + len(h[metric]) + 1)
+        ax.plot(epochs, h[metric], "--", color=colour, alpha=0.6, label=f"{name} (train)")
+        if f"val_{metric}" in h:
+            ax.plot(epochs, h[f"val_{metric}"], "-", color=colour, label=f"{name} (validation)")
+            if "val_loss" in h:
+                best = best_epoch(h)
+                ax.plot(epochs[best], h[f"val_{metric}"][best], "*", color=colour, ms=12,
+                        label=f"{name}: best epoch {epochs[best]}")
+        if start:
+            ax.axvline(start + 0.5, color="grey", ls=":", lw=1)
+            ax.annotate(f"{name} starts", (start + 0.5, 1), xycoords=("data", "axes fraction"),
+                        xytext=(3, -12), textcoords="offset points", fontsize=8, color="grey")
+        start += len(h[metric])
+    ax.set(xlabel="epoch (all phases)", ylabel=metric)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
 def conv_kernels(kernels, *, max_kernels: int = 32, columns: int = 8, ax=None, title: str | None = None):
     """The kernels of a convolution (a layer, or an array ``(h, w, in, out)``), each as a small image.
 

@@ -1,4 +1,4 @@
-"""Every lecture notebook executes top to bottom, offline, on the python3 kernel."""
+"""Every lecture notebook, and the exercise solved, executes top to bottom, offline, on the python3 kernel."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from nbclient import NotebookClient
 from tools.notebooks import student_notebooks
 
 LECTURES = [p for p in student_notebooks() if p.parent.name == "lectures"]
+# The solution as a student runs it, outside grading (tests/test_grading.py grades it).
+SOLUTIONS = sorted(p for p in (LECTURES[0].parent.parent / "solutions").glob("*/*.ipynb"))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
-def test_lecture_runs_top_to_bottom(path, tmp_path):
+@pytest.mark.parametrize("path", LECTURES + SOLUTIONS, ids=lambda p: p.name)
+def test_notebook_runs_top_to_bottom(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     # Run in a scratch folder so whatever the notebook writes stays out of the repository.
     resources = {"metadata": {"path": tmp_path}}

@@ -193,8 +193,8 @@ import os
 import sys
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbconvert.preprocessors.sanitize import SanitizeHTML
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
-                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput,
+                                    SaveAutoGrades)
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 
 sys.path.insert(0, {root!r})
@@ -209,8 +209,9 @@ c.KernelManager.ip = os.environ.get("COURSE_KERNEL_SOCKETS", "kernel-ipc")
 c.Autograde.autograde_preprocessors = [TolerantExecute, LimitOutput, BoundOutputs, HiddenVerdicts, IgnorePattern,
                                        ClearMetadataPreprocessor, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadata]
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, BriefTracebacks, SanitizeHTML,
-                                    CSSHTMLHeaderPreprocessor]
+# No ClearHiddenTests: the hidden tests never reach these notebooks, and a student's own "BEGIN HIDDEN
+# TESTS" comment would make it fail the whole page.
+c.GenerateFeedback.preprocessors = [GetGrades, BriefTracebacks, SanitizeHTML, CSSHTMLHeaderPreprocessor]
 """
 
 
@@ -313,8 +314,12 @@ def collect_grades(course: Path, submissions: list[Submission], problems: dict[s
     return grades
 
 
-def secret_forms(seed: int, hidden: dict[str, str]) -> dict[str, str]:
-    """The seed and the hidden tests in the forms a feedback page is checked for: ``form -> what it is``."""
+def secret_forms(seed: int, hidden: dict[str, str], public: str = "") -> dict[str, str]:
+    """The seed and the hidden tests in the forms a feedback page is checked for: ``form -> what it is``.
+
+    A line of a hidden test that is also in ``public`` (the release, where an assert can repeat a
+    visible one) is no secret.
+    """
     forms = {}
     kept = [(str(seed), "the seed"), *((code, f"the hidden tests of {cell}") for cell, code in hidden.items())]
     for text, what in kept:
@@ -328,7 +333,7 @@ def secret_forms(seed: int, hidden: dict[str, str]) -> dict[str, str]:
                 if len(form) >= 8:
                     forms[form] = f"{what}, base64"
         for line in text.splitlines():
-            if len(line.strip()) >= 24:
+            if len(line.strip()) >= 24 and line.strip() not in public:
                 forms[line.strip()] = f"a line of {what}"
     return forms
 
@@ -429,7 +434,8 @@ def autograde(folder: Path, out: Path, *, cell_timeout: int | None = None, timeo
             if problem:
                 problems[submission.student_id] = problem
         grades = collect_grades(course, submissions, problems)
-        write_feedback(course, grades, out, secret_forms(seed, hidden))
+        public = "\n".join(cell.source for cell in nbformat.read(RELEASE, as_version=4).cells)
+        write_feedback(course, grades, out, secret_forms(seed, hidden, public))
         write_grades(grades, out)
         private(out)
     finally:

@@ -29,6 +29,7 @@ from traitlets import Bool, Integer
 JOB_VARIABLE = "COURSE_GRADING_JOB"
 SAFE_MIMETYPES = ("text/plain", "image/png", "image/jpeg")
 CUT_NOTE = "\n... [{} characters cut by the grader] ...\n"
+OUTSIDE_TIMING = "hidden tests run outside the kernel in"
 
 
 def _error(name: str, message: str) -> nbformat.NotebookNode:
@@ -182,7 +183,9 @@ class HiddenVerdicts(NbGraderPreprocessor):
         seed = int(Path(job["seed_file"]).read_text().strip())
         order = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if _is_test_cell(c)]
         tests = [(grade_id, job["hidden"][grade_id]) for grade_id in order if grade_id in job["hidden"]]
+        start = monotonic()
         verdicts, log = hidden_tests.run_outside(Path(job["hand_in"]), tests, seed, scratch=Path(job["scratch"]))
+        self.log.info("%s %.1f s", OUTSIDE_TIMING, monotonic() - start)
         if log.strip():
             self.log.warning("the grader's checks said:\n%s", log[-3000:])
         for cell in nb.cells:
