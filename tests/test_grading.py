@@ -132,7 +132,7 @@ def test_feedback_is_checked_for_the_seed_and_hidden_tests_in_every_encoding():
                     base64.b64encode(b"xy" + str(seed).encode()).decode(), "&#49;357924680",
                     base64.b64encode(hidden["check-head"].encode()).decode(),
                     base64.urlsafe_b64encode(b"z" + hidden["check-head"].encode()).decode(),
-                    "assert hidden_accuracy(head_model) >= 0.85"):
+                    hidden["check-head"].strip()):
         assert autograde.leaks(f"<pre>{encoded}</pre>", forms), encoded
 
 
@@ -394,6 +394,7 @@ def batches(tmp_path_factory):
         shutil.rmtree(batch["out"], ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_every_submission_gets_the_score_it_should(batches):
     got = batches["first"]["grades"]
     wrong = {s: (got.get(s), should) for s, should in batches["expected"].items() if got.get(s) != should}
@@ -402,10 +403,12 @@ def test_every_submission_gets_the_score_it_should(batches):
     assert "corrupt" in batches["first"]["stdout"] and "not a readable notebook" in batches["first"]["stdout"]
 
 
+@pytest.mark.slow
 def test_a_second_batch_with_the_same_seed_gives_the_same_scores(batches):
     assert batches["second"]["by_cell"] == batches["first"]["by_cell"]
 
 
+@pytest.mark.slow
 def test_points_before_a_dead_or_hung_kernel_are_kept_and_explained(batches):
     for student_id, says in (("dies_after_head", "the kernel died"), ("hangs_after_head", "time limit")):
         cells = batches["first"]["by_cell"][student_id]
@@ -414,11 +417,13 @@ def test_points_before_a_dead_or_hung_kernel_are_kept_and_explained(batches):
         assert says in page and "this cell did not run" in page, student_id
 
 
+@pytest.mark.slow
 def test_honest_names_cost_nothing_and_the_self_check_still_says_what_it_saw(batches):
     page = (batches["first"]["out"] / "feedback" / "shadows_builtins.html").read_text()
     assert "Your self-check said: TypeError" in page and "Grader&#39;s check: passed" in page
 
 
+@pytest.mark.slow
 def test_the_seed_and_hidden_tests_never_reach_a_kernel_nor_a_feedback_page(batches):
     seed = str(batches["seed"])
     hidden = hidden_tests.split_hidden_tests(solution().cells)
@@ -433,11 +438,13 @@ def test_the_seed_and_hidden_tests_never_reach_a_kernel_nor_a_feedback_page(batc
     assert "CANDIDATE SEEDS" in hunter and seed not in hunter and "HIDDEN TESTS FOUND False" in hunter
 
 
+@pytest.mark.slow
 def test_no_process_outlives_its_submission(batches):
     leftover = subprocess.run(["pgrep", "-f", "course-test-orphan"], capture_output=True, text=True)
     assert leftover.stdout == "", f"processes of a graded submission still run: {leftover.stdout}"
 
 
+@pytest.mark.slow
 def test_feedback_is_bounded_and_inert_and_grades_are_private(batches):
     out = batches["first"]["out"]
     page = out / "feedback" / "floods_feedback.html"
@@ -466,6 +473,7 @@ def test_feedback_is_bounded_and_inert_and_grades_are_private(batches):
             browser.close()
 
 
+@pytest.mark.slow
 def test_the_solution_hands_in_every_graded_step(batches):
     assert json.dumps(batches["first"]["by_cell"]["good"], sort_keys=True) == json.dumps(
         {"check-data": 1, "check-head": 3, "check-model": 2, "check-predict": 1, "check-quiz": 2, "check-tune": 3,
