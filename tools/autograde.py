@@ -212,6 +212,7 @@ c.Autograde.autograde_preprocessors = [TolerantExecute, LimitOutput, BoundOutput
 # No ClearHiddenTests: the hidden tests never reach these notebooks, and a student's own "BEGIN HIDDEN
 # TESTS" comment would make it fail the whole page.
 c.GenerateFeedback.preprocessors = [GetGrades, BriefTracebacks, SanitizeHTML, CSSHTMLHeaderPreprocessor]
+c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off unless enabled
 """
 
 
