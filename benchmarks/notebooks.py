@@ -2,6 +2,7 @@
 
     python -m benchmarks.notebooks            # make bench-notebooks
     python -m benchmarks.notebooks lectures/03_feature_extraction.ipynb   # just that one
+    python -m benchmarks.notebooks solutions/*/*.ipynb --autograde         # the exercise, and grading it
 
 Also times ``make autograde`` on one submission (the solution), the way instructors grade.
 
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.notebooks", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="default: lectures/ and solutions/ (named ones update their rows in the JSON)")
+    parser.add_argument("--autograde", action="store_true",
+                        help="time make autograde of one submission also when notebooks are named")
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or [*sorted((ROOT / "lectures").glob("*.ipynb")),
                                                       *sorted((ROOT / "solutions").glob("*/*.ipynb"))]
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if lectures:
         print(f"{'lectures/ in all':<50}{sum(r['seconds'] for r in lectures):>9.1f}"
               f"{max(r['peak_rss_mb'] for r in lectures):>13.0f}")
-    if not args.notebooks:
+    if not args.notebooks or args.autograde:
         seconds, outside = autograde_seconds()
         print(f"{'make autograde, one submission':<50}{seconds:>9.1f}")
         print(f"{'  of which hidden tests outside the kernel':<50}{outside:>9.1f}")
