@@ -47,6 +47,7 @@ from pathlib import Path
 import nbformat
 
 from tools import hidden_tests, sandbox
+from tools.preprocessors import JOB_VARIABLE, SOCKETS_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "sunglasses_vs_hat"
@@ -205,7 +206,7 @@ c.TolerantExecute.kernel_name = "{kernel}"
 c.TolerantExecute.submission_timeout = {submission_timeout}
 # No TCP: the kernel has no network at all, and reaches nbgrader through sockets in its own folder.
 c.KernelManager.transport = "ipc"
-c.KernelManager.ip = os.environ.get("COURSE_KERNEL_SOCKETS", "kernel-ipc")
+c.KernelManager.ip = os.environ.get("{sockets_variable}", "kernel-ipc")
 c.Autograde.autograde_preprocessors = [TolerantExecute, LimitOutput, BoundOutputs, HiddenVerdicts, IgnorePattern,
                                        ClearMetadataPreprocessor, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadata]
@@ -236,7 +237,8 @@ def make_course(workdir: Path, seed: int, *, submission_timeout: float) -> tuple
     (workdir / "seed").write_text(f"{seed}\n")
     config = (ROOT / "nbgrader_config.py").read_text()
     (course / "nbgrader_config.py").write_text(config + COURSE_CONFIG.format(
-        root=str(ROOT), kernel=KERNEL_NAME, submission_timeout=int(submission_timeout)))
+        root=str(ROOT), kernel=KERNEL_NAME, submission_timeout=int(submission_timeout),
+        sockets_variable=SOCKETS_VARIABLE))
     kernel = course / ".jupyter" / "kernels" / KERNEL_NAME
     kernel.mkdir(parents=True)
     (kernel / "kernel.json").write_text(
@@ -257,13 +259,14 @@ def _readable_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
 
 
 def grade_submission(course: Path, workdir: Path, hidden: dict[str, str], submission: Submission, logs: Path, *,
-                     hide: list[Path], cell_timeout: int | None, timeout: float) -> str:
+                     release: nbformat.NotebookNode, hide: list[Path], cell_timeout: int | None,
+                     timeout: float) -> str:
     """Autograde one submission in its own nbgrader run and sandbox; return what went wrong ('' if nothing)."""
     nb, problem = _readable_notebook(submission.notebook)
     if nb is None:
         return problem
     log = logs / f"{submission.student_id}.txt"
-    restored = restore_metadata(nb, nbformat.read(RELEASE, as_version=4))
+    restored = restore_metadata(nb, release)
     if restored:
         with open(log, "a") as out:
             out.write(f"nbgrader metadata restored from the release for: {', '.join(restored)}\n")
@@ -279,8 +282,8 @@ def grade_submission(course: Path, workdir: Path, hidden: dict[str, str], submis
     job.write_text(json.dumps({"hidden": hidden, "seed_file": str(workdir / "seed"), "hand_in": str(home / "hand-in"),
                                "scratch": str(run)}))
     env = {sandbox.HOME_VARIABLE: str(home), sandbox.HIDE_VARIABLE: os.pathsep.join(map(str, hide)),
-           sandbox.HAND_IN_VARIABLE: str(home / "hand-in"), "COURSE_KERNEL_SOCKETS": str(sockets / "kernel"),
-           "COURSE_GRADING_JOB": str(job), "JUPYTER_RUNTIME_DIR": str(runtime)}
+           sandbox.HAND_IN_VARIABLE: str(home / "hand-in"), SOCKETS_VARIABLE: str(sockets / "kernel"),
+           JOB_VARIABLE: str(job), "JUPYTER_RUNTIME_DIR": str(runtime)}
     options = [f"--Execute.timeout={cell_timeout}", f"--TolerantExecute.timeout={cell_timeout}"] if cell_timeout else []
     try:
         # nbgrader's own deadline is the notebook's plus time for the hidden tests; this one is the last resort
@@ -427,15 +430,16 @@ def autograde(folder: Path, out: Path, *, cell_timeout: int | None = None, timeo
     try:
         print(f"Submissions run in a sandbox: {check_sandbox(workdir, hide)}.")
         course, hidden = make_course(workdir, seed, submission_timeout=timeout)
+        release = nbformat.read(RELEASE, as_version=4)
         problems = {}
         for number, submission in enumerate(submissions, 1):
             print(f"[{number}/{len(submissions)}] grading {submission.student_id} ...", flush=True)
-            problem = grade_submission(course, workdir, hidden, submission, out / "logs", hide=hide,
-                                       cell_timeout=cell_timeout, timeout=timeout)
+            problem = grade_submission(course, workdir, hidden, submission, out / "logs", release=release,
+                                       hide=hide, cell_timeout=cell_timeout, timeout=timeout)
             if problem:
                 problems[submission.student_id] = problem
         grades = collect_grades(course, submissions, problems)
-        public = "\n".join(cell.source for cell in nbformat.read(RELEASE, as_version=4).cells)
+        public = "\n".join(cell.source for cell in release.cells)
         write_feedback(course, grades, out, secret_forms(seed, hidden, public))
         write_grades(grades, out)
         private(out)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,15 @@ VERDICT_MARK = "HIDDEN-TEST-VERDICTS "
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
+def is_test_cell(cell) -> bool:
+    """Whether ``cell`` is an nbgrader test cell (graded code that is not an answer).
+
+    nbgrader.utils has the same test, but importing it costs the confined checker 4 s.
+    """
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
 def split_hidden_tests(cells: list) -> dict[str, str]:
     """Take the hidden tests out of the test cells of ``cells`` (changed in place): ``{grade_id: code}``.
 
@@ -53,10 +63,8 @@ def split_hidden_tests(cells: list) -> dict[str, str]:
     ({'t': 'assert y\\n'}, 'assert x\\n')
     """
     hidden = {}
-    for cell in cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
-            continue
+    for cell in (c for c in cells if is_test_cell(c)):
+        meta = cell.metadata["nbgrader"]
         blocks = HIDDEN_BLOCK.findall(cell.source)
         if not blocks:
             raise ValueError(f"test cell {meta['grade_id']!r} has no hidden tests. Its points come from its hidden "
@@ -249,24 +257,21 @@ def run_outside(hand_in_dir: Path, tests: list[tuple[str, str]], seed: int, *, s
     sandbox user, seeing the handed-in values read-only and nothing else of the submission.
     """
     home = sandbox.make_home(scratch / "checker-home")
-    failed = {grade_id: {"passed": False, "message": ""} for grade_id, _ in tests}
     try:
-        readable = (hand_in_dir,) if hand_in_dir.is_dir() else ()
-        command, _ = sandbox.confined([sys.executable, "-I", "-c", BOOT], home=home,
-                                      keep=(sandbox.ROOT / "tools",), readable=readable)
+        readable = (sandbox.ROOT / "tools", hand_in_dir) if hand_in_dir.is_dir() else (sandbox.ROOT / "tools",)
+        command, _ = sandbox.confined([sys.executable, "-I", "-c", BOOT], home=home, readable=readable)
         job = json.dumps({"hand_in": str(hand_in_dir), "tests": tests, "seed": seed})
         done = subprocess.run(command, input=job, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        for verdict in failed.values():
-            verdict["message"] = f"the grader's checks ran past {timeout:.0f} s"
-        return failed, ""
+        return _every_cell_failed(tests, f"the grader's checks ran past {timeout:.0f} s"), ""
     finally:
-        import shutil
-
         shutil.rmtree(home, ignore_errors=True)
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(VERDICT_MARK):
             return json.loads(line[len(VERDICT_MARK):]), done.stderr
-    for verdict in failed.values():
-        verdict["message"] = f"the grader's checks could not run (exit {done.returncode})"
-    return failed, done.stdout[-3000:] + done.stderr[-3000:]
+    return (_every_cell_failed(tests, f"the grader's checks could not run (exit {done.returncode})"),
+            done.stdout[-3000:] + done.stderr[-3000:])
+
+
+def _every_cell_failed(tests: list[tuple[str, str]], message: str) -> dict[str, dict]:
+    return {grade_id: {"passed": False, "message": message} for grade_id, _ in tests}

@@ -20,13 +20,19 @@ from pathlib import Path
 from time import monotonic
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer
 
+from tools import hidden_tests
+from tools.hidden_tests import is_test_cell
+
 #: Set by tools/autograde.py for each submission's nbgrader run: a JSON file only the grader reads.
 JOB_VARIABLE = "COURSE_GRADING_JOB"
+#: Where that run's kernel binds its Unix sockets (read by the grading course's nbgrader_config.py).
+SOCKETS_VARIABLE = "COURSE_KERNEL_SOCKETS"
 SAFE_MIMETYPES = ("text/plain", "image/png", "image/jpeg")
 CUT_NOTE = "\n... [{} characters cut by the grader] ...\n"
 OUTSIDE_TIMING = "hidden tests run outside the kernel in"
@@ -38,11 +44,6 @@ def _error(name: str, message: str) -> nbformat.NotebookNode:
 
 def _stream(text: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_output("stream", name="stdout", text=text)
-
-
-def _is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 class TolerantExecute(Execute):
@@ -98,8 +99,6 @@ class TolerantExecute(Execute):
         """A kernel that ignored the interrupt would hold every later cell for its whole time limit."""
         try:
             if self.km is not None:
-                from jupyter_core.utils import run_sync
-
                 run_sync(self.km.shutdown_kernel)(now=True)
         except Exception as error:  # already gone
             self.log.info("stopping the kernel: %s", error)
@@ -177,11 +176,9 @@ class HiddenVerdicts(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb, resources):
-        from tools import hidden_tests
-
         job = json.loads(Path(os.environ[JOB_VARIABLE]).read_text())
         seed = int(Path(job["seed_file"]).read_text().strip())
-        order = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if _is_test_cell(c)]
+        order = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if is_test_cell(c)]
         tests = [(grade_id, job["hidden"][grade_id]) for grade_id in order if grade_id in job["hidden"]]
         start = monotonic()
         verdicts, log = hidden_tests.run_outside(Path(job["hand_in"]), tests, seed, scratch=Path(job["scratch"]))
@@ -189,7 +186,7 @@ class HiddenVerdicts(NbGraderPreprocessor):
         if log.strip():
             self.log.warning("the grader's checks said:\n%s", log[-3000:])
         for cell in nb.cells:
-            if _is_test_cell(cell):
+            if is_test_cell(cell):
                 grade_id = cell.metadata["nbgrader"]["grade_id"]
                 cell.outputs = self._judged(cell.outputs, verdicts.get(grade_id) or {
                     "passed": False, "message": "this cell has no hidden tests to decide its points"})

@@ -90,8 +90,7 @@ def sandbox_environment(home: Path) -> dict[str, str]:
 
 
 def confined(command: list[str], *, home: Path, writable: tuple[Path, ...] = (), readable: tuple[Path, ...] = (),
-             hide: tuple[Path, ...] = (), keep: tuple[Path, ...] = (),
-             env: dict[str, str] | None = None) -> tuple[list[str], str]:
+             hide: tuple[Path, ...] = (), env: dict[str, str] | None = None) -> tuple[list[str], str]:
     """The argv that runs ``command`` confined, and the isolation it gets, in words.
 
     Parameters
@@ -101,9 +100,9 @@ def confined(command: list[str], *, home: Path, writable: tuple[Path, ...] = (),
     home : Path
         The one folder the code may write (besides ``writable``); its working folder.
     writable, readable : tuples of Path
-        More folders to bind, writable or read-only (over the covers).
-    hide, keep : tuples of Path
-        More paths to cover; more paths to leave visible (read-only) inside covered ones.
+        More folders to bind, writable or read-only, visible even inside covered ones.
+    hide : tuple of Path
+        More paths to cover.
     env : dict, optional
         The environment; :func:`sandbox_environment` of ``home`` by default.
 
@@ -128,7 +127,7 @@ def confined(command: list[str], *, home: Path, writable: tuple[Path, ...] = (),
             args += ["--tmpfs", str(path)]
         else:
             args += ["--ro-bind", "/dev/null", str(path)]
-    for path in sorted({p.resolve() for p in [*needed_paths(), *keep, *readable]}, key=lambda p: len(p.parts)):
+    for path in sorted({p.resolve() for p in [*needed_paths(), *readable]}, key=lambda p: len(p.parts)):
         args += [*_mount_points(path, covered), "--ro-bind", str(path), str(path)]
     for path in (home, *writable):
         args += [*_mount_points(path, covered), "--bind", str(path), str(path)]
@@ -157,12 +156,17 @@ def _mount_points(target: Path, covered: list[Path]) -> list[str]:
     return [arg for p in between for arg in ("--perms", "0755", "--dir", str(p))]
 
 
-def make_home(path: Path) -> Path:
-    """A fresh private folder for one run of confined code, owned by the user it runs as."""
-    path.mkdir(mode=0o700)
+def _give_to_sandbox_user(path: Path) -> None:
+    """Make ``path`` the sandbox user's (as root; otherwise confined code runs as you and owns it already)."""
     if os.geteuid() == 0:
         user = sandbox_user()
         os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def make_home(path: Path) -> Path:
+    """A fresh private folder for one run of confined code, owned by the user it runs as."""
+    path.mkdir(mode=0o700)
+    _give_to_sandbox_user(path)
     return path
 
 
@@ -186,9 +190,7 @@ def start_kernel(argv: list[str]) -> None:
     sockets = Path(connection["ip"]).parent
     own_copy = home / "connection.json"
     own_copy.write_text(json.dumps(connection))
-    if os.geteuid() == 0:
-        user = sandbox_user()
-        os.chown(own_copy, user.pw_uid, user.pw_gid)
+    _give_to_sandbox_user(own_copy)
     own_copy.chmod(0o600)
     args = list(argv)
     args[args.index("-f") + 1] = str(own_copy)
@@ -209,24 +211,21 @@ def readable(path):
     except OSError:
         return False
 import helpers.data, keras, ipykernel
-paths = sys.argv[2:]
-print(json.dumps({"uid": os.getuid(), "isolation": sys.argv[1], "pid": os.getpid(),
-                  "readable": [p for p in paths if readable(p)]}))
+print(json.dumps({"uid": os.getuid(), "pid": os.getpid(), "readable": [p for p in sys.argv[1:] if readable(p)]}))
 """
 
 
 def probe(paths: list[str], *, scratch: Path, hide: tuple[Path, ...] = ()) -> dict:
-    """Run a confined Python that reports which of ``paths`` it can read (and its uid and pid)."""
+    """Run a confined Python that reports which of ``paths`` it can read, its uid and pid, and its isolation."""
     home = make_home(scratch / "probe-home")
     try:
-        command, isolation = confined([sys.executable, "-c", PROBE, "", *paths], home=home, hide=hide)
-        command[-len(paths) - 1] = isolation
+        command, isolation = confined([sys.executable, "-c", PROBE, *paths], home=home, hide=hide)
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     if done.returncode != 0:
         raise SandboxUnavailable(f"confined Python failed to start (exit {done.returncode}):\n{done.stderr[-1500:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "isolation": isolation}
 
 
 def main(argv: list[str]) -> None:
@@ -236,7 +235,6 @@ def main(argv: list[str]) -> None:
         import tempfile
 
         scratch = Path(tempfile.mkdtemp(prefix="probe-"))
-        scratch.chmod(0o711)
         try:
             print(json.dumps(probe(argv[1:], scratch=scratch, hide=_hidden_from_environment())))
         finally:
