@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.course-installed
 # nbgrader's CLI calls `alembic` by name, so the venv's bin must be on PATH.
 RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 # TensorFlow's many threads would each grow a glibc heap of their own; two shared heaps keep a
-# notebook that trains model after model inside Binder's memory (lecture 04: 1570 -> 1362 MB peak).
+# notebook that trains model after model inside Binder's memory (docs/benchmarks/notebooks.json
+# holds each notebook's peak, measured with this setting).
 # Binder gets the same from the `start` file. Kernels inherit it from `make lab`.
 export MALLOC_ARENA_MAX ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab test lint bench bench-full bench-notebooks pretrain docs-images release autograde
+.PHONY: help install lab test lint bench bench-full bench-notebooks readme pretrain docs-images release autograde
 .DEFAULT_GOAL := help
 
 help:
@@ -21,6 +22,7 @@ help:
 	@echo "make lint   - ruff over the code"
 	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
 	@echo "make bench-notebooks - run every lecture notebook; print its time and peak memory"
+	@echo "make readme  - rewrite README's benchmark tables and numbers (docs/benchmarks/*.json) and Colab links"
 	@echo "make pretrain - rebuild the bundled base weights from scratch (under an hour on 2 cores)"
 	@echo "make release  - regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make autograde SUBMISSIONS=folder - grade every submitted notebook; writes graded/grades.csv"
@@ -51,6 +53,9 @@ bench-full: $(STAMP)
 
 bench-notebooks: $(STAMP)
 	$(RUN) $(BIN)/python -m benchmarks.notebooks
+
+readme: $(STAMP)
+	$(RUN) $(BIN)/python -m tools.readme
 
 pretrain: $(STAMP)
 	$(RUN) $(BIN)/python -m helpers.pretrain

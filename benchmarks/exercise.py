@@ -22,9 +22,10 @@ import statistics
 def one_seed(seed: int, n_hidden: int) -> tuple[float, float]:
     import keras
 
-    from helpers.data import make_sunglasses_vs_hat, sunglasses_vs_hat_folder
+    from helpers.image_folders import sunglasses_vs_hat_folder
     from helpers.models import load_base
     from helpers.surgery import attach_head, freeze_base, unfreeze_last
+    from helpers.tasks import make_sunglasses_vs_hat
     from helpers.training import best_epoch_stopping
 
     train_ds, val_ds = keras.utils.image_dataset_from_directory(

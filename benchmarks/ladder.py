@@ -4,12 +4,13 @@
     python -m benchmarks.ladder --full     # adds N = 20, 50 and 200 (make bench-full)
     python -m benchmarks.ladder --ns 20 50 # only these N; the rows for other N are kept
 
-For each N and seed, N images of the offline target task are drawn (seed-dependent), split 80/20
-into training and validation (validation only picks epochs and learning rates), and every
-strategy is scored on 1,000 test images drawn with another seed, never used for training or
-selection. Each strategy runs in its own process, so its peak RSS is its own. The scratch CNN
-gets, for each of its three learning rates, the wall time fine-tuning took, and never less than
-the 60 s fine-tuning is allowed: a baseline starved of time would prove nothing.
+For each N and seed, N images of the offline target task are drawn (seed-dependent) and every
+strategy of ``helpers.strategies.STRATEGIES`` is called on them the same way, with its own
+default validation split (the networks hold out 20% to pick epochs and learning rates). Each is
+scored on 1,000 test images drawn with another seed, never used for training or selection, and
+runs in its own process, so its peak RSS is its own. The scratch CNN gets, for each of its
+three learning rates, the wall time fine-tuning took, and never less than the 60 s fine-tuning
+is allowed: a baseline starved of time would prove nothing.
 
 Prints a table, and writes ``docs/benchmarks/ladder.json`` (medians over seeds, merged with the
 rows already there for other N) and ``docs/benchmarks/ladder.png``.
@@ -28,11 +29,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# TensorFlow reads its C++ log level once, when first imported (by helpers.strategies).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from helpers.strategies import STRATEGIES  # noqa: E402
+from helpers.tasks import make_source_task, make_sunglasses_vs_hat  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks"
-STRATEGIES = ("pixels_logreg", "scratch_cnn", "feature_extraction", "fine_tune")
 LABELS = {"pixels_logreg": "logistic regression\non pixels", "scratch_cnn": "small CNN\nfrom scratch",
           "feature_extraction": "feature extraction", "fine_tune": "fine-tuning"}
 N_TEST = 1000
@@ -40,35 +46,18 @@ N_TEST = 1000
 SCRATCH_MIN_SECONDS = 60.0
 
 
-def _data(n: int, seed: int):
-    from helpers.data import make_sunglasses_vs_hat
-
+def _data(n: int, seed: int) -> tuple[np.ndarray, ...]:
+    """N training images and the test set of one seed (never used for training or selection)."""
     images, labels = make_sunglasses_vs_hat(n, seed=1000 + seed)
     test_images, test_labels = make_sunglasses_vs_hat(N_TEST, seed=9000 + seed)
-    n_val = max(2, n // 5)
-    order = np.random.default_rng(seed).permutation(n)
-    val, train = order[:n_val], order[n_val:]
-    return images, labels, images[train], labels[train], images[val], labels[val], test_images, test_labels
+    return images, labels, test_images, test_labels
 
 
 def run_one(strategy: str, n: int, seed: int, time_budget: float | None) -> dict:
     """Train one strategy on one draw of the data; return its scores (runs in a fresh process)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from helpers import strategies
-
-    images, labels, x_train, y_train, x_val, y_val, x_test, y_test = _data(n, seed)
-    if strategy == "pixels_logreg":
-        trained = strategies.pixels_logreg(images, labels, seed=seed)
-    elif strategy == "feature_extraction":
-        from helpers.models import load_base
-
-        trained = strategies.feature_extraction(images, labels, base=load_base("bundled", pooling="avg"))
-    elif strategy == "fine_tune":
-        trained = strategies.fine_tune(x_train, y_train, x_val, y_val, seed=seed)
-    elif strategy == "scratch_cnn":
-        trained = strategies.scratch_cnn(x_train, y_train, x_val, y_val, time_budget=time_budget, seed=seed)
-    else:
-        raise ValueError(f"unknown strategy {strategy!r}; choose from {STRATEGIES}")
+    images, labels, x_test, y_test = _data(n, seed)
+    options = {"time_budget": time_budget} if time_budget is not None else {}
+    trained = STRATEGIES[strategy](images, labels, seed=seed, **options)
     return {
         "strategy": strategy, "n": n, "seed": seed,
         "accuracy": trained.accuracy(x_test, y_test),
@@ -94,7 +83,7 @@ def run(ns: list[int], seeds: list[int]) -> list[dict]:
         for seed in seeds:
             started = time.perf_counter()
             by_strategy = {}
-            for strategy in ("pixels_logreg", "feature_extraction", "fine_tune"):
+            for strategy in (name for name in STRATEGIES if name != "scratch_cnn"):
                 by_strategy[strategy] = _in_subprocess(strategy, n, seed, None)
             budget = max(by_strategy["fine_tune"]["train_s"], SCRATCH_MIN_SECONDS)
             by_strategy["scratch_cnn"] = _in_subprocess("scratch_cnn", n, seed, budget)
@@ -160,8 +149,6 @@ def generator_speed(n_images: int = 600, repeats: int = 3) -> dict:
     The best of ``repeats`` runs, as ``timeit`` advises: slower runs measure the machine's other
     work, not the generator.
     """
-    from helpers.data import make_source_task, make_sunglasses_vs_hat
-
     speeds = {}
     for name, make in (("sunglasses_vs_hat", make_sunglasses_vs_hat), ("source_task", make_source_task)):
         make(20, seed=1)  # warm-up
@@ -180,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ns", type=int, nargs="+", help="run only these N (default: 100, or all four with --full)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--one", choices=STRATEGIES, help=argparse.SUPPRESS)
+    parser.add_argument("--one", choices=list(STRATEGIES), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=100, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--time-budget", type=float, default=None, help=argparse.SUPPRESS)
@@ -197,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     json_path = args.out / "ladder.json"
     kept = [r for r in json.loads(json_path.read_text())] if json_path.exists() else []
     kept = [r for r in kept if r["n"] not in ns]
-    merged = sorted(kept + rows, key=lambda r: (r["n"], STRATEGIES.index(r["strategy"])))
+    merged = sorted(kept + rows, key=lambda r: (r["n"], list(STRATEGIES).index(r["strategy"])))
     json_path.write_text(json.dumps(merged, indent=2) + "\n")
     plot(merged, args.out / "ladder.png")
     print(table(merged))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import platform
 import sys
 from importlib import metadata
+
+import keras
+import tensorflow as tf
 
 
 def running_on() -> str:
@@ -32,9 +37,6 @@ def describe_environment() -> dict[str, str]:
     >>> {"python", "tensorflow", "keras", "cpu cores"} <= set(info)
     True
     """
-    import keras
-    import tensorflow as tf
-
     info = {
         "platform": running_on(),
         "python": platform.python_version(),
@@ -60,11 +62,6 @@ def free_memory() -> int:
     >>> free_memory() >= 0
     True
     """
-    import ctypes
-    import gc
-
-    import keras
-
     keras.backend.clear_session()
     gc.collect()
     if sys.platform.startswith("linux"):

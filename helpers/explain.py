@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from helpers.surgery import get_layer
+
 
 def _as_batch(images) -> np.ndarray:
     images = np.asarray(images, np.float32)
@@ -90,8 +92,6 @@ def gradcam(model: keras.Model, images, class_index: int | None = None, layer: s
     >>> gradcam(attach_head(load_base("bundled"), 2), np.zeros((2, 96, 96, 3))).shape
     (2, 96, 96)
     """
-    from helpers.surgery import get_layer
-
     batch = _as_batch(images)
     name = layer or last_conv_layer(model)
     feature_layer = get_layer(model, name)

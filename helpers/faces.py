@@ -11,6 +11,10 @@ Nuisance factors (all independent of the label): face shape, skin tone, hair sty
 expression, beard, earrings, head position, scale and tilt, background (gradient, texture,
 clutter), clothing, lighting, blur, noise and JPEG artifacts. Every colour that an accessory can
 take comes from the same palette, so colour alone never gives the class away.
+
+The sections follow the drawing: colours, the face frame, background, person, accessories,
+camera, and last :func:`render_portrait`, which puts them together. Which accessories make
+which class is not decided here but in :mod:`helpers.tasks`.
 """
 
 from __future__ import annotations
@@ -346,6 +350,14 @@ def _draw_eyewear(c: Canvas, face: Face, rng: np.random.Generator, dark: bool) -
            frame, thickness)
 
 
+def _sunglasses(c: Canvas, face: Face, rng: np.random.Generator) -> None:
+    _draw_eyewear(c, face, rng, dark=True)
+
+
+def _clear_glasses(c: Canvas, face: Face, rng: np.random.Generator) -> None:
+    _draw_eyewear(c, face, rng, dark=False)
+
+
 # -------------------------------------------------------------------------------------- hats
 HAT_STYLES = ("cap", "beanie", "sun_hat", "cowboy", "top_hat", "fedora", "bucket")
 
@@ -416,7 +428,7 @@ def _draw_headband(c: Canvas, face: Face, rng: np.random.Generator) -> None:
         c.ellipse(x, -0.75 * h, 0.07, 0.07, palette_colour(rng))
 
 
-# --------------------------------------------------------------------------- source accessories
+# ---------------------------------------------------------------------------- more accessories
 def _eye_patch(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     side = _pick(rng, (-1, 1))
     colour = _shade(palette_colour(rng), rng.uniform(0.2, 1.0))
@@ -475,10 +487,6 @@ def _neck_scarf(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     c.polygon(np.array([[0.3, y + 0.2], [0.65, y + 0.2], [0.6, y + 1.0], [0.3, y + 0.95]]), _shade(colour, 0.85))
 
 
-def _clear_glasses(c: Canvas, face: Face, rng: np.random.Generator) -> None:
-    _draw_eyewear(c, face, rng, dark=False)
-
-
 def _sleep_mask(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     """One band of cloth over both eyes: eyes hidden, as by sunglasses, but no lenses, frame or bridge."""
     colour = palette_colour(rng)
@@ -519,8 +527,11 @@ def _nothing(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     pass
 
 
-#: The pretraining task: what a person wears, with neither sunglasses nor hats among the classes.
-SOURCE_ACCESSORIES: dict[str, Callable[[Canvas, Face, np.random.Generator], None]] = {
+Accessory = Callable[[Canvas, Face, np.random.Generator], None]
+
+#: Everything a portrait can wear, by name. Which names make a class is the tasks' business
+#: (:mod:`helpers.tasks`); drawing one never depends on the task it is drawn for.
+ACCESSORIES: dict[str, Accessory] = {
     "bow_tie": _bow_tie,
     "clear_glasses": _clear_glasses,
     "earrings": _big_earrings,
@@ -529,61 +540,20 @@ SOURCE_ACCESSORIES: dict[str, Callable[[Canvas, Face, np.random.Generator], None
     "face_paint": _face_paint,
     "full_beard": _full_beard,
     "hair_band": _draw_headband,
+    "hat": _draw_hat,
     "headscarf": _headscarf,
     "headphones": _headphones,
     "mustache": _mustache,
     "nothing": _nothing,
     "scarf": _neck_scarf,
     "sleep_mask": _sleep_mask,
+    "sunglasses": _sunglasses,
 }
+#: Worn on the face itself, so drawn before the hair's front (a fringe falls over them).
+UNDER_HAIR = frozenset({"eye_patch", "face_mask", "full_beard", "mustache"})
 
 
-# ------------------------------------------------------------------------------------ render
-def render_portrait(
-    rng: np.random.Generator,
-    size: int,
-    accessory: Callable[[Canvas, Face, np.random.Generator], None],
-    distractor: Callable[[Canvas, Face, np.random.Generator], None] | None = None,
-    over_hair: bool = True,
-    attributes: dict | None = None,
-) -> np.ndarray:
-    """Draw one portrait wearing ``accessory`` (and an optional ``distractor``) as ``uint8 (size, size, 3)``.
-
-    ``over_hair=False`` draws the accessory before the hair's front (a hat is drawn after it).
-    A dict passed as ``attributes`` receives what was drawn: ``"geometry"`` (face centre x and y
-    and half-width as fractions of the image, tilt in units of 30 degrees), ``"hair_style"`` and
-    ``"expression"`` (indices into ``HAIR_STYLES`` and ``EXPRESSIONS``) and ``"hair_colour"``
-    (red, green and blue, 0..1).
-    """
-    big = size * 2
-    # The background is made at the output size, the person drawn at twice that and reduced (anti-aliasing).
-    canvas = Canvas(big, _background(rng, size).resize((big, big), Image.BILINEAR))
-    face = Face(rng)
-    half_width = big * rng.uniform(0.2, 0.32)
-    cx = big * rng.uniform(0.3, 0.7)
-    cy = big * rng.uniform(0.42, 0.66)
-    tilt = rng.normal(0, 9)
-    canvas.place(cx, cy, half_width, tilt)
-    if attributes is not None:
-        attributes["geometry"] = (cx / big, cy / big, half_width / big, tilt / 30)
-        attributes["hair_style"] = HAIR_STYLES.index(face.hair_style)
-        attributes["expression"] = EXPRESSIONS.index(face.expression)
-        attributes["hair_colour"] = tuple(channel / 255 for channel in face.hair[:3])
-    _draw_hair_back(canvas, face)
-    _draw_body(canvas, face, rng)
-    _draw_head(canvas, face, rng)
-    _draw_features(canvas, face, rng)
-    if not over_hair:
-        accessory(canvas, face, rng)
-    _draw_hair_front(canvas, face, rng)
-    if distractor is not None:
-        distractor(canvas, face, rng)
-    if over_hair:
-        accessory(canvas, face, rng)
-    image = canvas.image.reduce(2)
-    return _photograph(image, rng)
-
-
+# ------------------------------------------------------------------------------------ camera
 @functools.lru_cache(maxsize=4)
 def _noise_bank(size: int) -> np.ndarray:
     """Fixed sensor-noise tiles; each photo takes a random tile at a random offset (cheap, still varied)."""
@@ -620,46 +590,82 @@ def _photograph(image: Image.Image, rng: np.random.Generator) -> np.ndarray:
     return pixels
 
 
-def _draw_sunglasses(c: Canvas, face: Face, rng: np.random.Generator) -> None:
-    _draw_eyewear(c, face, rng, dark=True)
+# ------------------------------------------------------------------------------- the portrait
+#: What :func:`render_portrait` drew, one named field each: the face's centre and half-width as
+#: fractions of the image side, its tilt in units of 30 degrees, the hair style and expression
+#: (indices into ``HAIR_STYLES`` and ``EXPRESSIONS``), the hair colour (red, green, blue, 0..1)
+#: and the second accessory (set by the task that draws one; -1 for none).
+PORTRAIT_ATTRIBUTES = np.dtype([
+    ("face_x", np.float32), ("face_y", np.float32), ("face_half_width", np.float32), ("tilt", np.float32),
+    ("hair_style", np.int8), ("expression", np.int8), ("hair_colour", np.float32, (3,)),
+    ("second_accessory", np.int8),
+])
 
 
-def draw_target(rng: np.random.Generator, size: int, label: int, attributes: dict | None = None) -> np.ndarray:
-    """A person wearing a hat (``label == 0``) or sunglasses (``label == 1``).
+def render_portrait(rng: np.random.Generator, size: int, accessory: str,
+                    distractor: str | None = None) -> tuple[np.ndarray, np.void]:
+    """Draw one portrait wearing ``accessory`` (and an optional ``distractor``), both names in ``ACCESSORIES``.
 
-    A third of hat-wearers also wear clear eyeglasses, and a third of sunglasses-wearers wear a
-    band, bow or flower in the hair, so neither "something at the eyes" nor "something on the
-    head" alone gives the class away. ``attributes``: as in :func:`render_portrait`.
+    Returns
+    -------
+    image : ndarray of uint8, shape (size, size, 3)
+    attributes : numpy record of ``PORTRAIT_ATTRIBUTES``
+        What was drawn, read by name: ``attributes["face_x"]``.
+
+    Examples
+    --------
+    >>> image, attributes = render_portrait(np.random.default_rng(0), 64, "hat")
+    >>> image.shape, HAIR_STYLES[attributes["hair_style"]]
+    ((64, 64, 3), 'bob')
     """
-    if label == 0:
-        distractor = _clear_glasses if rng.random() < 0.35 else None
-        return render_portrait(rng, size, _draw_hat, distractor, attributes=attributes)
-    distractor = _draw_headband if rng.random() < 0.35 else None
-    return render_portrait(rng, size, _draw_sunglasses, distractor, attributes=attributes)
+    for name in (accessory, distractor):
+        if name is not None and name not in ACCESSORIES:
+            raise ValueError(f"unknown accessory {name!r}; choose from {sorted(ACCESSORIES)}")
+    big = size * 2
+    # The background is made at the output size, the person drawn at twice that and reduced (anti-aliasing).
+    canvas = Canvas(big, _background(rng, size).resize((big, big), Image.BILINEAR))
+    face = Face(rng)
+    half_width = big * rng.uniform(0.2, 0.32)
+    cx = big * rng.uniform(0.3, 0.7)
+    cy = big * rng.uniform(0.42, 0.66)
+    tilt = rng.normal(0, 9)
+    canvas.place(cx, cy, half_width, tilt)
+    attributes = np.zeros((), PORTRAIT_ATTRIBUTES)
+    attributes["face_x"], attributes["face_y"], attributes["face_half_width"] = cx / big, cy / big, half_width / big
+    attributes["tilt"] = tilt / 30
+    attributes["hair_style"] = HAIR_STYLES.index(face.hair_style)
+    attributes["expression"] = EXPRESSIONS.index(face.expression)
+    attributes["hair_colour"] = tuple(channel / 255 for channel in face.hair[:3])
+    attributes["second_accessory"] = -1
+    over_hair = accessory not in UNDER_HAIR
+    _draw_hair_back(canvas, face)
+    _draw_body(canvas, face, rng)
+    _draw_head(canvas, face, rng)
+    _draw_features(canvas, face, rng)
+    if not over_hair:
+        ACCESSORIES[accessory](canvas, face, rng)
+    _draw_hair_front(canvas, face, rng)
+    if distractor is not None:
+        ACCESSORIES[distractor](canvas, face, rng)
+    if over_hair:
+        ACCESSORIES[accessory](canvas, face, rng)
+    image = canvas.image.reduce(2)
+    return _photograph(image, rng), attributes[()]
 
 
-#: Source accessories by where they are worn; a second accessory always comes from another group.
-SOURCE_GROUPS = (("clear_glasses", "eye_patch", "face_paint", "sleep_mask"), ("hair_band", "headscarf", "headphones"),
-                 ("face_mask", "full_beard", "mustache"), ("bow_tie", "scarf"), ("earrings",))
+def head_boxes(attributes: np.ndarray, image_size: int) -> np.ndarray:
+    """Pixel boxes ``(top, bottom, left, right)`` around each drawn head and whatever it wears.
 
+    From the face's position and size in ``attributes`` (``PORTRAIT_ATTRIBUTES`` records): tall
+    enough above the face for a top hat, wide enough for a sun hat's brim, down to the chin.
 
-def draw_source(rng: np.random.Generator, size: int, label: int, attributes: dict | None = None) -> np.ndarray:
-    """A person wearing source accessory number ``label`` (see ``SOURCE_ACCESSORIES``), and half the time a second.
-
-    The second accessory is worn somewhere else (another of ``SOURCE_GROUPS``): clear glasses
-    with a headscarf, a sleep mask with a bow tie. Target photos combine things the same way
-    (a hat over clear glasses), and a base that learned one accessory per portrait mistakes the
-    combination for whichever part it knows best. ``attributes``: as in
-    :func:`render_portrait`, plus ``"second"``, the second accessory's label or -1 for none.
+    Examples
+    --------
+    >>> _, attributes = render_portrait(np.random.default_rng(0), 96, "hat")
+    >>> head_boxes(attributes[None], 96).shape
+    (1, 4)
     """
-    names = list(SOURCE_ACCESSORIES)
-    name = names[label]
-    over_hair = name not in ("full_beard", "mustache", "face_mask", "eye_patch")
-    second = None
-    if name != "nothing" and rng.random() < 0.5:
-        choices = [n for group in SOURCE_GROUPS if name not in group for n in group]
-        second = _pick(rng, choices)
-    if attributes is not None:
-        attributes["second"] = names.index(second) if second else -1
-    return render_portrait(rng, size, SOURCE_ACCESSORIES[name], SOURCE_ACCESSORIES[second] if second else None,
-                           over_hair=over_hair, attributes=attributes)
+    attributes = np.asarray(attributes)
+    cx, cy, half_width = (attributes[name] * image_size for name in ("face_x", "face_y", "face_half_width"))
+    boxes = np.stack([cy - 3.2 * half_width, cy + 1.5 * half_width, cx - 2.1 * half_width, cx + 2.1 * half_width], 1)
+    return np.clip(np.round(boxes), 0, image_size).astype(int)

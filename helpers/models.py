@@ -1,4 +1,4 @@
-"""The pretrained convolutional base: bundled (offline) or ImageNet (online), same code either way.
+"""The course's models: the pretrained base (bundled or ImageNet, same code), its features, and a small CNN.
 
 The base is ``keras.applications.MobileNetV2`` without its top, at width multiplier 0.35 and
 96x96 inputs: small enough to train on a laptop CPU, and the layer names students meet online.
@@ -19,8 +19,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+from helpers.tasks import IMAGE_SIZE
+
 ALPHA = 0.35
-IMAGE_SIZE = 96
 WEIGHTS_DIR = Path(str(resources.files("helpers") / "weights"))
 BUNDLED_WEIGHTS = WEIGHTS_DIR / "mobilenetv2_035_96_source.weights.h5"
 BUNDLED_CARD = WEIGHTS_DIR / "mobilenetv2_035_96_source.json"
@@ -57,8 +62,6 @@ def build_base(image_size: int = IMAGE_SIZE, *, weights: str | None = None, pool
     >>> build_base(bn_momentum=0.9).get_layer("bn_Conv1").momentum
     0.9
     """
-    import keras
-
     inputs = keras.Input((image_size, image_size, 3), name="image")
     # MobileNetV2's preprocess_input, as a layer: [0, 255] -> [-1, 1]
     scaled = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")(inputs)
@@ -141,6 +144,75 @@ def bundled_card() -> dict:
     ['architecture', 'chance_accuracy']
     """
     return json.loads(BUNDLED_CARD.read_text())
+
+
+def extract_features(base: keras.Model, images, *, batch_size: int = 32, progress: bool = True) -> np.ndarray:
+    """Run ``images`` through a frozen ``base`` once and return the features as a numpy array.
+
+    Heads trained on these (scikit-learn's logistic regression, an MLP, a decision tree) train in
+    seconds, since the expensive convolutional part runs only once per image.
+
+    Parameters
+    ----------
+    base : keras.Model
+        The feature extractor, in inference mode. A base with spatial outputs is average-pooled.
+    images : array of shape (n, height, width, 3), or a ``tf.data.Dataset`` of ``(images, labels)``
+        Raw images with values 0..255 (the base does its own preprocessing).
+    batch_size : int
+        Images per forward pass (arrays only).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, n_features)
+
+    Examples
+    --------
+    >>> extract_features(load_base("bundled"), np.zeros((3, 96, 96, 3)), progress=False).shape
+    (3, 1280)
+    """
+    total = len(images) if hasattr(images, "__len__") and not hasattr(images, "element_spec") else None
+    features = []
+    with tqdm(total=total, desc="extracting features", unit="img", disable=not progress) as bar:
+        for batch in _batches(images, batch_size):
+            out = keras.ops.convert_to_numpy(base(batch, training=False))
+            if out.ndim == 4:
+                out = out.mean(axis=(1, 2))
+            features.append(out)
+            bar.update(len(out))
+    return np.concatenate(features).astype(np.float32)
+
+
+def _batches(images, batch_size: int):
+    if hasattr(images, "element_spec"):  # a tf.data.Dataset of (images, labels) batches
+        for batch in images:
+            yield batch[0] if isinstance(batch, tuple) else batch
+        return
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must have shape (n, height, width, 3), got {images.shape}")
+    for start in range(0, len(images), batch_size):
+        yield images[start:start + batch_size].astype(np.float32)
+
+
+def small_cnn(n_classes: int, image_size: int, *, width: int = 32, dropout: float = 0.3) -> keras.Model:
+    """A plain CNN for training from scratch: a strided 5x5 stem, then four conv blocks.
+
+    Examples
+    --------
+    >>> small_cnn(2, 96).output_shape
+    (None, 2)
+    """
+    layers = [keras.Input((image_size, image_size, 3)), keras.layers.Rescaling(1 / 255),
+              keras.layers.Conv2D(width, 5, strides=2, padding="same", activation="relu", name="stem")]
+    for i, filters in enumerate((width, width * 2, width * 4, width * 4)):
+        layers += [keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}"),
+                   keras.layers.BatchNormalization(name=f"bn{i + 1}"), keras.layers.ReLU(),
+                   keras.layers.MaxPooling2D()]
+    layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dropout(dropout),
+               keras.layers.Dense(n_classes, name="logits")]
+    return keras.Sequential(layers, name="scratch_cnn")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import keras
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.metrics import ConfusionMatrixDisplay
+from sklearn.preprocessing import StandardScaler
+
+from helpers.surgery import cut
+from helpers.training import best_epoch, history_dict
 
 
 def _axes(ax=None, figsize=(6, 4)):
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
@@ -45,7 +53,7 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class
     Examples
     --------
     >>> import matplotlib; matplotlib.use("Agg")
-    >>> from helpers.data import make_sunglasses_vs_hat, TARGET_CLASSES
+    >>> from helpers.tasks import make_sunglasses_vs_hat, TARGET_CLASSES
     >>> x, y = make_sunglasses_vs_hat(8)
     >>> ax = image_grid(x, y, class_names=TARGET_CLASSES, columns=4)
     """
@@ -93,22 +101,6 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class
     return ax
 
 
-def _history_dict(history) -> dict[str, list[float]]:
-    return dict(history.history) if hasattr(history, "history") else dict(history)
-
-
-def best_epoch(history, monitor: str = "val_loss") -> int:
-    """Index of the best epoch of a Keras history (lowest loss, or highest accuracy).
-
-    Examples
-    --------
-    >>> best_epoch({"val_loss": [0.9, 0.4, 0.6]})
-    1
-    """
-    values = _history_dict(history)[monitor]
-    return int(np.argmax(values) if "acc" in monitor else np.argmin(values))
-
-
 def training_curves(histories: dict, *, metric: str = "accuracy", ax=None, mark_best: bool = True):
     """Training (dashed) and validation (solid) curves of several runs, best epochs marked.
 
@@ -122,7 +114,7 @@ def training_curves(histories: dict, *, metric: str = "accuracy", ax=None, mark_
     """
     ax = _axes(ax)
     for k, (name, history) in enumerate(histories.items()):
-        h = _history_dict(history)
+        h = history_dict(history)
         colour = f"C{k}"
         epochs = np.arange(1, len(h[metric]) + 1)
         ax.plot(epochs, h[metric], "--", color=colour, alpha=0.6, label=f"{name} (train)")
@@ -158,7 +150,7 @@ def phase_curves(phases: dict, *, metric: str = "accuracy", ax=None):
     ax = _axes(ax)
     start = 0
     for k, (name, history) in enumerate(phases.items()):
-        h = _history_dict(history)
+        h = history_dict(history)
         colour = f"C{k}"
         epochs = np.arange(start + 1, start + len(h[metric]) + 1)
         ax.plot(epochs, h[metric], "--", color=colour, alpha=0.6, label=f"{name} (train)")
@@ -212,10 +204,6 @@ def feature_maps(model, image, layer: str, *, channels: int = 16, columns: int =
     >>> import numpy as np
     >>> ax = feature_maps(load_base(None), np.zeros((96, 96, 3)), "Conv1_relu", channels=4)
     """
-    import keras
-
-    from helpers.surgery import cut
-
     probe = cut(model, at=layer)
     if len(probe.output.shape) != 4:
         raise ValueError(f"layer {layer!r} outputs shape {probe.output.shape}, not feature maps")
@@ -238,8 +226,6 @@ def confusion_matrix(y_true, y_pred, class_names: Sequence[str] = (), *, ax=None
     >>> import matplotlib; matplotlib.use("Agg")
     >>> ax = confusion_matrix([0, 1, 1], [0, 1, 0], ["hat", "sunglasses"])
     """
-    from sklearn.metrics import ConfusionMatrixDisplay
-
     ax = _axes(ax, figsize=(4, 4))
     labels = list(range(len(class_names))) if class_names else None
     ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, display_labels=list(class_names) or None,
@@ -257,10 +243,6 @@ def embedding(features, labels, class_names: Sequence[str] = (), *, method: str 
     >>> import numpy as np
     >>> ax = embedding(np.random.default_rng(0).normal(size=(20, 5)), np.arange(20) % 2)
     """
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-    from sklearn.preprocessing import StandardScaler
-
     features = np.asarray(features, np.float32).reshape(len(features), -1)
     scaled = StandardScaler().fit_transform(features)
     if method == "pca":
@@ -289,8 +271,6 @@ def heatmap_overlay(images, heatmaps, *, columns: int = 4, alpha: float = 0.45, 
     >>> import numpy as np
     >>> ax = heatmap_overlay(np.zeros((2, 8, 8, 3)), np.ones((2, 8, 8)) / 2)
     """
-    import matplotlib
-
     images = np.asarray(images, np.float32).reshape((-1, *np.shape(images)[-3:]))
     heatmaps = np.asarray(heatmaps).reshape((-1, *images.shape[1:3]))
     colours = matplotlib.colormaps["jet"](heatmaps)[..., :3] * 255
@@ -313,7 +293,7 @@ def decision_boundary(classifier, points, labels, *, ax=None, resolution: int = 
     --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from helpers.data import make_rings
+    >>> from helpers.toy_data import make_rings
     >>> x, y = make_rings(100)
     >>> ax = decision_boundary(LogisticRegression().fit(x, y), x, y)
     """
@@ -349,53 +329,3 @@ def params_vs_speed(rows: Sequence[dict], *, ax=None):
     ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="images per second (this CPU)")
     ax.grid(alpha=0.3, which="both")
     return ax
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
-
-
-def live_curves(metric: str = "accuracy", *, notebook: bool | None = None):
-    """A Keras callback that redraws one training-curve figure per epoch in a notebook.
-
-    Outside a notebook (or with ``notebook=False``) it prints one plain-text line per epoch.
-
-    Examples
-    --------
-    >>> callback = live_curves(notebook=False)  # pass to model.fit(..., callbacks=[callback])
-    """
-    import keras
-
-    class LiveCurves(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.history: dict[str, list[float]] = {}
-            self.notebook = _in_notebook() if notebook is None else notebook
-            self.lines: list[str] = []
-            self._handle = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            for key, value in (logs or {}).items():
-                self.history.setdefault(key, []).append(float(value))
-            if not self.notebook:
-                text = " ".join(f"{k}={v:.4f}" for k, v in (logs or {}).items())
-                self.lines.append(f"epoch {epoch + 1}: {text}")
-                print(self.lines[-1], flush=True)
-                return
-            import matplotlib.pyplot as plt
-            from IPython.display import display
-
-            fig, ax = plt.subplots(figsize=(5, 3))
-            training_curves({"run": self.history}, metric=metric, ax=ax, mark_best="val_loss" in self.history)
-            if self._handle is None:
-                self._handle = display(fig, display_id=True)
-            else:
-                self._handle.update(fig)
-            plt.close(fig)
-
-    return LiveCurves()

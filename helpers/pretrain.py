@@ -12,9 +12,9 @@ The main objective is the accessory (fourteen classes). Half the portraits wear 
 accessory somewhere else (clear glasses with a headscarf), and a second head names it (or
 "none"): a base that must see both learns a detector for each part of the face instead of one
 guess per portrait, which is what the target's combinations (a hat over clear glasses) need.
-That one change took feature extraction at N = 100 from 93.8% to 97.4% (median of five seeds)
-with the shipped base, and to 95.6% with a second run of the same recipe: runs differ even with
-every seed set, most likely because TensorFlow's multithreaded CPU kernels do not sum in a fixed order.
+That one change made feature extraction on the target task clearly better (the ladder,
+``make bench``, measures it). Runs differ even with every seed set, most likely because
+TensorFlow's multithreaded CPU kernels do not sum in a fixed order.
 Since the generator knows everything it drew, four more side objectives come for free and speed
 up learning from scratch a lot: where the face is (centre, size, tilt: a dense signal from the
 first step on), the hair style, the hair colour (which makes the base tell hair from whatever
@@ -40,7 +40,16 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from helpers.models import ALPHA, BUNDLED_CARD, BUNDLED_WEIGHTS, IMAGE_SIZE, build_base, sha256_of
+import keras
+import numpy as np
+import tensorflow as tf
+
+from helpers import faces
+from helpers.models import ALPHA, BUNDLED_CARD, BUNDLED_WEIGHTS, build_base, sha256_of
+from helpers.tasks import IMAGE_SIZE, SOURCE_CLASSES, make_source_task
+
+#: The attributes whose values are regression targets of the "geometry" head, in this order.
+GEOMETRY = ("face_x", "face_y", "face_half_width", "tilt")
 
 
 @dataclass
@@ -68,12 +77,6 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
     --------
     >>> card = pretrain(PretrainConfig.tiny(), "/tmp/weights", verbose=0)  # doctest: +SKIP
     """
-    import keras
-    import numpy as np
-
-    from helpers import faces
-    from helpers.data import SOURCE_CLASSES, make_source_task
-
     keras.utils.set_random_seed(config.seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +112,8 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
                       "hair_colour": 3.0},
         metrics={"accessory": "accuracy"},
     )
-    centre, spread = a_train[:, :4].mean(axis=0), a_train[:, :4].std(axis=0) + 1e-6
+    a_train, a_val = _columns(a_train), _columns(a_val)
+    centre, spread = a_train["geometry"].mean(axis=0), a_train["geometry"].std(axis=0) + 1e-6
     history = model.fit(_mirrored_batches(x_train, y_train, a_train, centre, spread, config),
                         validation_data=_batches(x_val, y_val, a_val, centre, spread, config.batch_size),
                         epochs=config.epochs, shuffle=False, verbose=verbose)  # the batches are shuffled
@@ -123,7 +127,7 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
     card = {
         "architecture": f"keras.applications.MobileNetV2(alpha={ALPHA}, include_top=False)",
         "input": f"{config.image_size}x{config.image_size}x3, values 0..255 (preprocessing inside the model)",
-        "source_task": {"classes": list(SOURCE_CLASSES), "generator": "helpers.data.make_source_task",
+        "source_task": {"classes": list(SOURCE_CLASSES), "generator": "helpers.tasks.make_source_task",
                         "side_objectives": ["second accessory", "face geometry", "hair style", "hair colour",
                                             "expression"]},
         "config": asdict(config),
@@ -139,45 +143,46 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
     return card
 
 
-def _targets(labels, attributes, centre, spread) -> dict:
-    """The six objectives of one batch, from the labels and the attribute table."""
-    import tensorflow as tf
+def _columns(attributes: np.ndarray) -> dict[str, np.ndarray]:
+    """The attributes the heads learn, by name, as float32 columns a ``tf.data`` pipeline can slice."""
+    return {"geometry": np.stack([attributes[name] for name in GEOMETRY], axis=1).astype(np.float32),
+            "hair_style": attributes["hair_style"].astype(np.int32),
+            "expression": attributes["expression"].astype(np.int32),
+            "hair_colour": attributes["hair_colour"].astype(np.float32),
+            "second_accessory": attributes["second_accessory"].astype(np.int32)}
 
-    return {"accessory": labels, "hair_style": tf.cast(attributes[:, 4], "int32"),
-            "expression": tf.cast(attributes[:, 5], "int32"),
-            "geometry": (attributes[:, :4] - centre) / spread, "hair_colour": attributes[:, 6:9],
-            "second": tf.cast(attributes[:, 9] + 1, "int32")}  # -1 (none) becomes class 0
+
+def _targets(labels, attributes: dict, centre, spread) -> dict:
+    """The six objectives of one batch, from the labels and the attribute columns."""
+    return {"accessory": labels, "hair_style": attributes["hair_style"], "expression": attributes["expression"],
+            "geometry": (attributes["geometry"] - centre) / spread, "hair_colour": attributes["hair_colour"],
+            "second": attributes["second_accessory"] + 1}  # -1 (none) becomes class 0
 
 
-def _batches(images, labels, attributes, centre, spread, batch_size: int):
-    import tensorflow as tf
-
+def _batches(images, labels, attributes: dict, centre, spread, batch_size: int):
     dataset = tf.data.Dataset.from_tensor_slices((images, labels, attributes)).batch(batch_size)
     return dataset.map(lambda x, y, a: (x, _targets(y, a, centre, spread))).prefetch(tf.data.AUTOTUNE)
 
 
-def _mirrored_batches(images, labels, attributes, centre, spread, config: PretrainConfig):
+def _mirrored_batches(images, labels, attributes: dict, centre, spread, config: PretrainConfig):
     """Shuffled training batches in which a random half of the portraits are mirrored.
 
     Every label survives a mirror image except where the face is: its centre moves from x to
     1 - x and its tilt changes sign, so the geometry targets are mirrored with the pixels.
-    Without this, the base learns its 30,000 portraits by heart (91% training accuracy against
-    75% on new ones) instead of features that carry over.
+    Without this, the base learns its portraits by heart instead of features that carry over.
     """
-    import numpy as np
-    import tensorflow as tf
-
-    sign, shift = np.ones(attributes.shape[1], np.float32), np.zeros(attributes.shape[1], np.float32)
-    sign[[0, 3]] = -1  # x centre and tilt change sign
-    shift[0] = 1  # ... and x becomes 1 - x
+    sign, shift = np.ones(len(GEOMETRY), np.float32), np.zeros(len(GEOMETRY), np.float32)
+    sign[[GEOMETRY.index("face_x"), GEOMETRY.index("tilt")]] = -1  # x centre and tilt change sign
+    shift[GEOMETRY.index("face_x")] = 1  # ... and x becomes 1 - x
     images, labels = tf.constant(images), tf.constant(labels)
-    attributes = tf.constant(attributes, tf.float32)
+    attributes = {name: tf.constant(column) for name, column in attributes.items()}
 
     def batch(indices):
-        x, a = tf.gather(images, indices), tf.gather(attributes, indices)
+        x = tf.gather(images, indices)
+        a = {name: tf.gather(column, indices) for name, column in attributes.items()}
         flip = tf.random.uniform(tf.shape(indices), seed=config.seed) < 0.5
         x = tf.where(flip[:, None, None, None], tf.reverse(x, axis=[2]), x)
-        a = tf.where(flip[:, None], shift + sign * a, a)
+        a["geometry"] = tf.where(flip[:, None], shift + sign * a["geometry"], a["geometry"])
         return x, _targets(tf.gather(labels, indices), a, centre, spread)
 
     order = tf.data.Dataset.range(len(labels)).shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)

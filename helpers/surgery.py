@@ -1,5 +1,9 @@
 """Model surgery: new heads, frozen and unfrozen blocks, and BatchNorm that stays frozen.
 
+What trains is set by one small family, in the order a student meets it in lecture 04:
+:func:`freeze_base` (only the head trains), :func:`unfreeze_last` (the head and the last ``n``
+blocks) and :func:`unfreeze_all` (everything) — fastai's ``freeze`` / ``freeze_to`` / ``unfreeze``.
+
 Two Keras 3 traps shape this module:
 
 * ``trainable`` is recursive, so unfreezing a block unfreezes its BatchNorm layers too, and a
@@ -18,6 +22,7 @@ import re
 from collections import OrderedDict
 
 import keras
+import numpy as np
 
 #: Which MobileNetV2 layer belongs to which block, by name.
 _MOBILENET_BLOCK = re.compile(r"^(block_\d+)_")
@@ -126,63 +131,6 @@ def _freeze_batchnorm(model: keras.Model) -> None:
             layer.trainable = False
 
 
-def _select(model: keras.Model, which) -> list[keras.layers.Layer]:
-    """Layers named by layer name, layer index or block name (one, or a list of them)."""
-    groups = blocks(model)
-    chosen: list[keras.layers.Layer] = []
-    for item in which if isinstance(which, list | tuple) else [which]:
-        if isinstance(item, int):
-            if not -len(model.layers) <= item < len(model.layers):
-                raise IndexError(f"layer index {item} is out of range: {model.name!r} has {len(model.layers)} layers")
-            chosen.append(model.layers[item])
-        elif item in groups:
-            chosen.extend(groups[item])
-        else:
-            chosen.append(get_layer(model, item))
-    return chosen
-
-
-def freeze(model: keras.Model, which=None, *, learning_rate: float | None = None) -> keras.Model:
-    """Freeze the whole model, or the layers or blocks in ``which`` (names, indices or block names).
-
-    Compiles a compiled model again, so the change takes effect. Returns ``model``.
-
-    Examples
-    --------
-    >>> from helpers.models import load_base
-    >>> model = freeze(attach_head(load_base(None), 2), ["stem", "block_1"])
-    >>> model.get_layer("Conv1").trainable, model.get_layer("block_2_expand").trainable
-    (False, True)
-    """
-    for layer in model.layers if which is None else _select(model, which):
-        layer.trainable = False
-    _recompile(model, learning_rate)
-    return model
-
-
-def unfreeze(model: keras.Model, which=None, *, learning_rate: float | None = None,
-             train_batchnorm: bool = False) -> keras.Model:
-    """Unfreeze the whole model, or the layers or blocks in ``which``; BatchNorm stays frozen unless asked.
-
-    Compiles a compiled model again, so the change takes effect. Returns ``model``.
-
-    Examples
-    --------
-    >>> from helpers.models import load_base
-    >>> model = unfreeze(freeze(attach_head(load_base(None), 2)), "top")
-    >>> model.get_layer("Conv_1").trainable, model.get_layer("Conv_1_bn").trainable
-    (True, False)
-    """
-    before = {id(layer): layer.trainable for layer in model.layers}
-    selected = {id(layer) for layer in (model.layers if which is None else _select(model, which))}
-    model.trainable = True  # recursive: every layer is set again just below
-    for layer in model.layers:
-        wanted = id(layer) in selected and (train_batchnorm or not isinstance(layer, keras.layers.BatchNormalization))
-        layer.trainable = wanted or (before[id(layer)] and id(layer) not in selected)
-    _recompile(model, learning_rate)
-    return model
-
-
 def cut(model: keras.Model, at: str | int) -> keras.Model:
     """The part of ``model`` from its input up to layer ``at`` (name or index): a feature extractor.
 
@@ -192,7 +140,9 @@ def cut(model: keras.Model, at: str | int) -> keras.Model:
     >>> cut(load_base(None), at="block_6_expand_relu").output.shape
     (None, 12, 12, 96)
     """
-    layer = _select(model, at)[0] if isinstance(at, int) else get_layer(model, at)
+    if isinstance(at, int) and not -len(model.layers) <= at < len(model.layers):
+        raise IndexError(f"layer index {at} is out of range: {model.name!r} has {len(model.layers)} layers")
+    layer = model.layers[at] if isinstance(at, int) else get_layer(model, at)
     return keras.Model(model.input, layer.output, name=f"{model.name}_to_{layer.name}")
 
 
@@ -344,8 +294,6 @@ def head_from_logistic_regression(dense: keras.layers.Dense, classifier) -> kera
     >>> bool((np.argmax(dense(x), axis=1) == classifier.predict(x)).all())
     True
     """
-    import numpy as np
-
     steps = [classifier] if not hasattr(classifier, "steps") else [step for _, step in classifier.steps]
     *scalers, linear = steps
     if not hasattr(linear, "coef_"):

@@ -1,4 +1,8 @@
-"""Training utilities: early stopping at the best epoch, time budgets, cached features."""
+"""Training a Keras classifier: the augmented input pipeline, fitting with best-epoch stopping, time budgets.
+
+Every strategy and lecture that trains a Keras model goes through these, so they all augment,
+stop and step back the same way.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,41 @@ import time
 
 import keras
 import numpy as np
-from tqdm.auto import tqdm
+import tensorflow as tf
+
+
+def augmenter(seed: int = 0) -> keras.Sequential:
+    """Random flips, shifts, small rotations and zooms: the augmentation every trained strategy uses.
+
+    Examples
+    --------
+    >>> augmenter().name
+    'augment'
+    """
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed),
+        keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed),
+        keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
+    ], name="augment")
+
+
+def training_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int = 32, augment: bool = True,
+                     seed: int = 0) -> tf.data.Dataset:
+    """A shuffled, batched ``tf.data`` pipeline, augmented on the fly.
+
+    Examples
+    --------
+    >>> ds = training_dataset(np.zeros((4, 8, 8, 3)), np.array([0, 1, 0, 1]), batch_size=2)
+    >>> [tuple(x.shape) for x, _ in ds]
+    [(2, 8, 8, 3), (2, 8, 8, 3)]
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((np.asarray(images, np.float32), np.asarray(labels, np.int32)))
+    dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    if augment:
+        layers = augmenter(seed)
+        dataset = dataset.map(lambda x, y: (layers(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def best_epoch_stopping(patience: int = 10, monitor: str = "val_loss") -> keras.callbacks.EarlyStopping:
@@ -21,6 +59,24 @@ def best_epoch_stopping(patience: int = 10, monitor: str = "val_loss") -> keras.
     mode = "max" if "acc" in monitor else "min"
     return keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
                                          restore_best_weights=True, start_from_epoch=0)
+
+
+def history_dict(history) -> dict[str, list[float]]:
+    """The per-epoch values of a Keras ``History``, or of a dict that already holds them."""
+    return dict(history.history) if hasattr(history, "history") else dict(history)
+
+
+def best_epoch(history, monitor: str = "val_loss") -> int:
+    """Index of the best epoch of a Keras history (lowest loss, or highest accuracy): where
+    :func:`best_epoch_stopping` steps back to.
+
+    Examples
+    --------
+    >>> best_epoch({"val_loss": [0.9, 0.4, 0.6]})
+    1
+    """
+    values = history_dict(history)[monitor]
+    return int(np.argmax(values) if "acc" in monitor else np.argmin(values))
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -43,163 +99,44 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def extract_features(base: keras.Model, images, *, batch_size: int = 32, progress: bool = True) -> np.ndarray:
-    """Run ``images`` through a frozen ``base`` once and return the features as a numpy array.
-
-    Heads trained on these (scikit-learn's logistic regression, an MLP, a decision tree) train in
-    seconds, since the expensive convolutional part runs only once per image.
-
-    Parameters
-    ----------
-    base : keras.Model
-        The feature extractor, in inference mode. A base with spatial outputs is average-pooled.
-    images : array of shape (n, height, width, 3), or a ``tf.data.Dataset`` of ``(images, labels)``
-        Raw images with values 0..255 (the base does its own preprocessing).
-    batch_size : int
-        Images per forward pass (arrays only).
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    ndarray of float32, shape (n, n_features)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from helpers.models import load_base
-    >>> extract_features(load_base("bundled"), np.zeros((3, 96, 96, 3)), progress=False).shape
-    (3, 1280)
-    """
-    batches = _batches(images, batch_size)
-    total = len(images) if hasattr(images, "__len__") and not hasattr(images, "element_spec") else None
-    features = []
-    with tqdm(total=total, desc="extracting features", unit="img", disable=not progress) as bar:
-        for batch in batches:
-            out = keras.ops.convert_to_numpy(base(batch, training=False))
-            if out.ndim == 4:
-                out = out.mean(axis=(1, 2))
-            features.append(out)
-            bar.update(len(out))
-    return np.concatenate(features).astype(np.float32)
-
-
-def _batches(images, batch_size: int):
-    if hasattr(images, "element_spec"):  # a tf.data.Dataset of (images, labels) batches
-        for batch in images:
-            yield batch[0] if isinstance(batch, tuple) else batch
-        return
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must have shape (n, height, width, 3), got {images.shape}")
-    for start in range(0, len(images), batch_size):
-        yield images[start:start + batch_size].astype(np.float32)
-
-
-def layer_groups(model: keras.Model, n_groups: int = 3, *, trainable_only: bool = True) -> list[list[str]]:
-    """Split the blocks of ``model`` into ``n_groups`` consecutive groups of layer names, earliest first.
-
-    The head is always a group of its own (the last); the trainable blocks of the base are spread
-    over the other ``n_groups - 1`` groups as evenly as possible.
-
-    Examples
-    --------
-    >>> from helpers.models import load_base
-    >>> from helpers.surgery import attach_head, unfreeze_last
-    >>> model = unfreeze_last(attach_head(load_base(None), 2), 4)
-    >>> [len(g) for g in layer_groups(model, 3)]  # layers with trainable weights per group
-    [6, 4, 1]
-    """
-    from helpers.surgery import base_blocks, blocks
-
-    if n_groups < 1:
-        raise ValueError(f"n_groups must be at least 1, got {n_groups}")
-    in_base = set(base_blocks(model))
-    groups = blocks(model)
-
-    def keep(layer):
-        return bool(layer.trainable_weights) if trainable_only else bool(layer.weights)
-
-    head = [layer.name for name, layers in groups.items() if name not in in_base for layer in layers if keep(layer)]
-    base = [[layer.name for layer in layers if keep(layer)] for name, layers in groups.items() if name in in_base]
-    base = [names for names in base if names]
-    if n_groups == 1:
-        return [[name for names in base for name in names] + head]
-    if len(base) < n_groups - 1:
-        raise ValueError(f"Cannot split {len(base)} trainable base blocks into {n_groups - 1} groups; unfreeze "
-                         f"more blocks or ask for fewer groups (at most {len(base) + 1}).")
-    bounds = np.linspace(0, len(base), n_groups, dtype=int)
-    split = [[name for names in base[a:b] for name in names] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    return [*split, head] if head else split
-
-
-def differential_optimizer(model: keras.Model, learning_rate: float, *, factor: float = 3.0, n_groups: int = 3,
-                           groups: list[list[str]] | None = None, optimizer: str = "adam"):
-    """A ``keras.optimizers.MultiOptimizer`` giving each earlier layer group a ``factor`` times smaller rate.
-
-    The last group (the head) trains at ``learning_rate``, the one before at
-    ``learning_rate / factor``, and so on: the lecture's "each earlier layer group 3x-10x slower".
-    Groups are keyed on layer names; every pattern must match a trainable variable and every
-    trainable variable must fall in a group, or a ``ValueError`` says which (a pattern that
-    matches nothing would otherwise silently train at the default rate).
+def fit_classifier(model: keras.Model, train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
+                   val_labels: np.ndarray, *, learning_rate: float, epochs: int, patience: int, batch_size: int = 32,
+                   seed: int = 0, time_budget: float | None = None, callbacks=()) -> dict[str, list[float]]:
+    """Compile ``model`` (Adam, logits loss, accuracy) and fit it, augmented, keeping its best epoch on validation.
 
     Parameters
     ----------
     model : keras.Model
-        A flat model (see :func:`helpers.surgery.attach_head`), with its trainable layers set.
+        A classifier with logits outputs; what is trainable is set before the call.
+    train_images, train_labels, val_images, val_labels : arrays
+        Raw images (values 0..255) and integer labels; validation picks the epoch, nothing else.
     learning_rate : float
-        Rate of the last group.
-    factor : float
-        Ratio between consecutive groups; the lecture suggests 3 to 10.
-    n_groups : int
-        Number of groups when ``groups`` is not given (see :func:`layer_groups`).
-    groups : list of lists of layer names, optional
-        Explicit groups, earliest first.
-    optimizer : str
-        Name of the Keras optimizer used in every group (``"adam"``, ``"sgd"``, ...).
+        Adam's learning rate.
+    epochs, patience : int
+        At most ``epochs``; stop after ``patience`` epochs without a lower validation loss.
+    batch_size, seed : int
+        Of the training pipeline (:func:`training_dataset`).
+    time_budget : float, optional
+        Stop after the first epoch that ends past this many seconds (:class:`TimeBudget`).
+    callbacks : sequence of keras.callbacks.Callback
+        More callbacks, for instance a progress display.
 
     Returns
     -------
-    optimizer : keras.optimizers.MultiOptimizer
-    rates : list of (group names, learning rate)
-        What each group gets, earliest first.
+    dict
+        The history: one list per metric, one value per epoch run.
 
     Examples
     --------
-    >>> from helpers.models import load_base
-    >>> from helpers.surgery import attach_head, unfreeze_last
-    >>> model = unfreeze_last(attach_head(load_base(None), 2), 4)
-    >>> optimizer, rates = differential_optimizer(model, 1e-3, factor=10)
-    >>> [f"{rate:.0e}" for _, rate in rates]
-    ['1e-05', '1e-04', '1e-03']
+    >>> history = fit_classifier(model, x_fit, y_fit, x_val, y_val, learning_rate=1e-4, epochs=20,
+    ...                          patience=5)  # doctest: +SKIP
     """
-    import re
-
-    if factor < 1:
-        raise ValueError(f"factor must be at least 1 (earlier groups train slower), got {factor}")
-    groups = groups if groups is not None else layer_groups(model, n_groups)
-    variables = {v.path: v for v in model.trainable_variables}
-    owner = {}
-    rates = []
-    opt_map = keras.optimizers.OptimizerMap(default_optimizer=keras.optimizers.get(
-        {"class_name": optimizer, "config": {"learning_rate": 0.0}}))
-    for index, names in enumerate(groups):
-        if not names:
-            raise ValueError(f"layer group {index} is empty")
-        rate = learning_rate / factor ** (len(groups) - 1 - index)
-        pattern = "(" + "|".join(re.escape(name) for name in names) + ")/.*"
-        matched = [path for path in variables if re.fullmatch(pattern, path)]
-        if not matched:
-            raise ValueError(f"layer group {index} ({', '.join(names[:4])}...) matches no trainable variable: "
-                             "are those layers frozen, or misnamed? Known layers: use model.summary()")
-        for path in matched:
-            if path in owner:
-                raise ValueError(f"variable {path} is in layer groups {owner[path]} and {index}")
-            owner[path] = index
-        opt_map[pattern] = keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": rate}})
-        rates.append((names, rate))
-    orphans = sorted(set(variables) - set(owner))
-    if orphans:
-        raise ValueError(f"{len(orphans)} trainable variables are in no layer group, e.g. {orphans[:3]}; they would "
-                         "silently train at the default rate. Add their layers to a group, or freeze them.")
-    return keras.optimizers.MultiOptimizer(opt_map), rates
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    stops = [best_epoch_stopping(patience)]
+    if time_budget is not None:
+        stops.append(TimeBudget(time_budget))
+    history = model.fit(training_dataset(train_images, train_labels, batch_size=batch_size, seed=seed),
+                        validation_data=(np.asarray(val_images, np.float32), np.asarray(val_labels)),
+                        epochs=epochs, verbose=0, shuffle=False, callbacks=[*stops, *callbacks])
+    return history.history

@@ -1,4 +1,4 @@
-"""Interactive explorers (ipywidgets) for the lectures.
+"""What updates in place in a notebook: the lectures' interactive explorers (ipywidgets) and live training curves.
 
 Each explorer is a small class: its controls are public attributes (set ``.value`` on them, as a
 student's click would), what it computes is kept in attributes that tests can read, and its
@@ -8,7 +8,19 @@ leaving the explorer as the last expression of a cell.
 
 from __future__ import annotations
 
+import ipywidgets as w
+import keras
+import matplotlib.pyplot as plt
 import numpy as np
+from IPython import get_ipython
+from IPython.display import HTML, display
+from sklearn.linear_model import LogisticRegression
+
+from helpers import strategies
+from helpers.plots import decision_boundary, training_curves
+from helpers.surgery import cut
+from helpers.tasks import make_sunglasses_vs_hat
+from helpers.toy_data import make_rings, to_polar
 
 KERNEL_PRESETS: dict[str, np.ndarray] = {
     "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], float),
@@ -44,14 +56,9 @@ class _Explorer:
     widget = None
 
     def _ipython_display_(self):
-        from IPython.display import display
-
         display(self.widget)
 
     def _show(self, fig) -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
         self.figure = fig
         self.output.clear_output(wait=True)
         with self.output:
@@ -63,11 +70,7 @@ class ConvolutionExplorer(_Explorer):
     """Pick a kernel preset or edit the 3x3 kernel; see the convolved image at once."""
 
     def __init__(self, image: np.ndarray | None = None):
-        import ipywidgets as w
-
         if image is None:
-            from helpers.data import make_sunglasses_vs_hat
-
             image = make_sunglasses_vs_hat(1, seed=0)[0][0]
         image = np.asarray(image, float)
         self.image = image.mean(axis=-1) if image.ndim == 3 else image
@@ -98,8 +101,6 @@ class ConvolutionExplorer(_Explorer):
             self.update()
 
     def update(self):
-        import matplotlib.pyplot as plt
-
         self.result = convolve(self.image, self.kernel)
         fig, (left, right) = plt.subplots(1, 2, figsize=(6, 3))
         left.imshow(self.image, cmap="gray", vmin=0, vmax=255)
@@ -115,10 +116,6 @@ class RepresentationExplorer(_Explorer):
     """The lecture's (x, y) -> (r, theta): the same linear classifier on two representations."""
 
     def __init__(self, n_points: int = 400, seed: int = 0):
-        import ipywidgets as w
-
-        from helpers.data import make_rings
-
         self.points, self.labels = make_rings(n_points, seed=seed)
         self.representation = w.ToggleButtons(options=["x, y", "r, theta"], description="features")
         self.output = w.Output()
@@ -127,16 +124,9 @@ class RepresentationExplorer(_Explorer):
         self.update()
 
     def features(self) -> np.ndarray:
-        from helpers.data import to_polar
-
         return self.points if self.representation.value == "x, y" else to_polar(self.points)
 
     def update(self):
-        import matplotlib.pyplot as plt
-        from sklearn.linear_model import LogisticRegression
-
-        from helpers.plots import decision_boundary
-
         features = self.features()
         self.classifier = LogisticRegression().fit(features, self.labels)
         self.accuracy = float(self.classifier.score(features, self.labels))
@@ -152,8 +142,6 @@ class FeatureMapExplorer(_Explorer):
     """Choose a layer and a channel of a model; see what it responds to in an image."""
 
     def __init__(self, model, image: np.ndarray, layers: list[str] | None = None):
-        import ipywidgets as w
-
         self.model, self.image = model, np.asarray(image, np.float32)
         if layers is None:
             layers = [layer.name for layer in model.layers if layer.name.endswith("relu")]
@@ -168,10 +156,6 @@ class FeatureMapExplorer(_Explorer):
         self._on_layer()
 
     def _on_layer(self, change=None):
-        import keras
-
-        from helpers.surgery import cut
-
         probe = cut(self.model, at=self.layer.value)
         self.maps = keras.ops.convert_to_numpy(probe(self.image[None], training=False))[0]
         self.channel.max = self.maps.shape[-1] - 1
@@ -179,8 +163,6 @@ class FeatureMapExplorer(_Explorer):
         self.update()
 
     def update(self):
-        import matplotlib.pyplot as plt
-
         self.result = self.maps[..., self.channel.value]
         fig, (left, right) = plt.subplots(1, 2, figsize=(6, 3))
         left.imshow(self.image.astype(np.uint8))
@@ -195,8 +177,6 @@ class DifferentialLRExplorer(_Explorer):
     """Slide the factor between layer groups; see each group's learning rate."""
 
     def __init__(self, group_names: list[str] | None = None, learning_rate: float = 1e-3):
-        import ipywidgets as w
-
         self.group_names = group_names or ["early blocks", "middle blocks", "last blocks", "head"]
         self.factor = w.FloatSlider(value=3.0, min=1.0, max=10.0, step=0.5, description="factor")
         self.learning_rate = w.FloatLogSlider(value=learning_rate, base=10, min=-5, max=-1, description="head rate")
@@ -207,8 +187,6 @@ class DifferentialLRExplorer(_Explorer):
         self.update()
 
     def update(self):
-        import matplotlib.pyplot as plt
-
         n = len(self.group_names)
         self.rates = [self.learning_rate.value / self.factor.value ** (n - 1 - i) for i in range(n)]
         fig, ax = plt.subplots(figsize=(5, 2.8))
@@ -222,32 +200,48 @@ class DifferentialLRExplorer(_Explorer):
 class StrategyPlayground(_Explorer):
     """Pick a strategy, the number of labelled images, epochs and learning rate; train; compare runs.
 
-    Every run trains a fresh model on a fresh draw, so running again is always safe; the button is
-    disabled while a run is going.
+    The strategies are those of :data:`helpers.strategies.STRATEGIES`, each called the same way.
+    A control that the chosen strategy does not take (epochs and learning rate mean nothing to
+    logistic regression) is disabled, and a line under the controls says so. Every run trains a
+    fresh model on a fresh draw, so running again is always safe; the button is disabled while a
+    run is going.
     """
 
-    STRATEGIES = ("feature_extraction", "fine_tune", "scratch_cnn", "pixels_logreg")
+    #: each control, and the strategy option it sets
+    CONTROLS = {"epochs": "epochs", "learning_rate": "learning rate"}
 
     def __init__(self, n_test: int = 400, seed: int = 0):
-        import ipywidgets as w
-
         self.n_test, self.seed = n_test, seed
-        self.strategy = w.Dropdown(options=self.STRATEGIES, value="feature_extraction", description="strategy")
+        self.strategy = w.Dropdown(options=list(strategies.STRATEGIES), value="feature_extraction",
+                                   description="strategy")
         self.n_images = w.IntSlider(value=100, min=20, max=400, step=20, description="images")
         self.epochs = w.IntSlider(value=20, min=1, max=100, description="epochs")
         self.learning_rate = w.FloatLogSlider(value=1e-4, base=10, min=-5, max=-2, description="learning rate")
+        self.applies = w.HTML()
         self.run_button = w.Button(description="Train", button_style="primary", icon="play")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="epochs")
         self.output = w.Output()
         self.results: list[dict] = []
         self.histories: dict[str, dict] = {}
         self.run_button.on_click(lambda button: self.run())
+        self.strategy.observe(lambda change: self._show_what_applies(), names="value")
         self.widget = w.VBox([w.HBox([self.strategy, self.n_images]), w.HBox([self.epochs, self.learning_rate]),
-                              w.HBox([self.run_button, self.progress]), self.output])
+                              self.applies, w.HBox([self.run_button, self.progress]), self.output])
+        self._show_what_applies()
 
-    def _progress_callback(self):
-        import keras
+    def ignored_controls(self) -> list[str]:
+        """The controls the chosen strategy does not take."""
+        return [label for option, label in self.CONTROLS.items() if not strategies.accepts(self.strategy.value, option)]
 
+    def _show_what_applies(self) -> None:
+        for option in self.CONTROLS:
+            getattr(self, option).disabled = not strategies.accepts(self.strategy.value, option)
+        ignored = self.ignored_controls()
+        self.applies.value = (f"<i>{self.strategy.value} has no {' and no '.join(ignored)}: "
+                              f"{'those sliders do' if len(ignored) > 1 else 'that slider does'} nothing for it.</i>"
+                              if ignored else "")
+
+    def _progress_callback(self) -> keras.callbacks.Callback:
         progress = self.progress
 
         class Progress(keras.callbacks.Callback):
@@ -257,29 +251,16 @@ class StrategyPlayground(_Explorer):
         return Progress()
 
     def run(self) -> dict:
-        from helpers import strategies
-        from helpers.data import make_sunglasses_vs_hat
-
         self.run_button.disabled = True
         try:
             n, name = self.n_images.value, self.strategy.value
             images, labels = make_sunglasses_vs_hat(n, seed=self.seed + 100 + len(self.results))
             test_images, test_labels = make_sunglasses_vs_hat(self.n_test, seed=self.seed + 99_000)
-            n_val = max(2, n // 5)
-            epochs, lr = self.epochs.value, self.learning_rate.value
-            self.progress.value, self.progress.max = 0, epochs
-            callbacks = [self._progress_callback()]
-            split = (images[n_val:], labels[n_val:], images[:n_val], labels[:n_val])
-            if name == "feature_extraction":
-                trained = strategies.feature_extraction(images, labels)
-            elif name == "pixels_logreg":
-                trained = strategies.pixels_logreg(images, labels, seed=self.seed)
-            elif name == "scratch_cnn":
-                trained = strategies.scratch_cnn(*split, learning_rates=(lr,), epochs=epochs, patience=epochs,
-                                                 seed=self.seed, callbacks=callbacks)
-            else:
-                trained = strategies.fine_tune(*split, epochs=epochs, learning_rate=lr, patience=epochs,
-                                               seed=self.seed, callbacks=callbacks)
+            options = {"epochs": self.epochs.value, "learning_rate": self.learning_rate.value,
+                       "patience": self.epochs.value, "callbacks": [self._progress_callback()]}
+            options = {key: value for key, value in options.items() if strategies.accepts(name, key)}
+            self.progress.value, self.progress.max = 0, options.get("epochs", 1)
+            trained = strategies.STRATEGIES[name](images, labels, seed=self.seed, **options)
             self.progress.value = self.progress.max
             result = {"run": len(self.results) + 1, "strategy": name, "images": n,
                       "test accuracy": round(trained.accuracy(test_images, test_labels), 3),
@@ -293,11 +274,6 @@ class StrategyPlayground(_Explorer):
             self.run_button.disabled = False
 
     def update(self):
-        import matplotlib.pyplot as plt
-        from IPython.display import HTML, display
-
-        from helpers.plots import training_curves
-
         fig, ax = plt.subplots(figsize=(6, 3.2))
         if self.histories:
             training_curves(self.histories, ax=ax)
@@ -309,3 +285,49 @@ class StrategyPlayground(_Explorer):
             rows = "".join(f"<tr>{''.join(f'<td>{v}</td>' for v in r.values())}</tr>" for r in self.results)
             head = "".join(f"<th>{k}</th>" for k in self.results[0]) if self.results else ""
             display(HTML(f"<table><tr>{head}</tr>{rows}</table>"))
+
+
+# ------------------------------------------------------------------------------- live curves
+def _in_notebook() -> bool:
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class LiveCurves(keras.callbacks.Callback):
+    """A Keras callback that redraws one training-curve figure per epoch in a notebook (see :func:`live_curves`)."""
+
+    def __init__(self, metric: str = "accuracy", *, notebook: bool | None = None):
+        super().__init__()
+        self.metric = metric
+        self.history: dict[str, list[float]] = {}
+        self.notebook = _in_notebook() if notebook is None else notebook
+        self.lines: list[str] = []
+        self._handle = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        if not self.notebook:
+            text = " ".join(f"{k}={v:.4f}" for k, v in (logs or {}).items())
+            self.lines.append(f"epoch {epoch + 1}: {text}")
+            print(self.lines[-1], flush=True)
+            return
+        fig, ax = plt.subplots(figsize=(5, 3))
+        training_curves({"run": self.history}, metric=self.metric, ax=ax, mark_best="val_loss" in self.history)
+        if self._handle is None:
+            self._handle = display(fig, display_id=True)
+        else:
+            self._handle.update(fig)
+        plt.close(fig)
+
+
+def live_curves(metric: str = "accuracy", *, notebook: bool | None = None) -> LiveCurves:
+    """A Keras callback that redraws one training-curve figure per epoch in a notebook.
+
+    Outside a notebook (or with ``notebook=False``) it prints one plain-text line per epoch.
+
+    Examples
+    --------
+    >>> callback = live_curves(notebook=False)  # pass to model.fit(..., callbacks=[callback])
+    """
+    return LiveCurves(metric, notebook=notebook)

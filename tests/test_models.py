@@ -7,9 +7,15 @@ import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from helpers import models
-from helpers.models import bundled_card, load_base, sha256_of
+from helpers.models import bundled_card, extract_features, load_base, sha256_of, small_cnn
+from helpers.pretrain import PretrainConfig, _columns, _mirrored_batches
+from helpers.tasks import make_source_task
+
+IMAGES = np.random.default_rng(1).integers(0, 256, (8, 96, 96, 3)).astype("float32")
+LABELS = np.arange(8) % 2
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +103,10 @@ def test_tiny_pretraining_writes_loadable_weights_and_card(tmp_path):
 
 
 def test_pretraining_batches_mirror_the_face_geometry_with_the_pixels():
-    from helpers.data import make_source_task
-    from helpers.pretrain import PretrainConfig, _mirrored_batches
-
     images, labels, attributes = make_source_task(24, seed=3, image_size=32, return_attributes=True)
-    centre, spread = attributes[:, :4].mean(axis=0), attributes[:, :4].std(axis=0)
-    batches = list(_mirrored_batches(images, labels, attributes, centre, spread, PretrainConfig(batch_size=8)))
+    columns = _columns(attributes)
+    centre, spread = columns["geometry"].mean(axis=0), columns["geometry"].std(axis=0)
+    batches = list(_mirrored_batches(images, labels, columns, centre, spread, PretrainConfig(batch_size=8)))
     flat = images.reshape(len(images), -1)
     seen, mirrored = [], 0
     for batch, targets in batches:
@@ -112,12 +116,13 @@ def test_pretraining_batches_mirror_the_face_geometry_with_the_pixels():
             plain = np.flatnonzero((flat == image.ravel()).all(axis=1))
             flipped = np.flatnonzero((flat == image[:, ::-1].ravel()).all(axis=1))
             i = int(plain[0]) if len(plain) else int(flipped[0])
-            expected = attributes[i, :4].copy()
+            expected = columns["geometry"][i].copy()
             if not len(plain):
                 expected[0], expected[3] = 1 - expected[0], -expected[3]
                 mirrored += 1
             np.testing.assert_allclose(where, expected, atol=1e-5)
-            assert label == labels[i] and second == attributes[i, 9] + 1  # the second accessory: 0 for none
+            assert label == labels[i]
+            assert second == attributes["second_accessory"][i] + 1  # the second accessory: 0 for none
             seen.append(i)
     assert sorted(seen) == list(range(24))  # every portrait once per epoch
     assert 0 < mirrored < 24
@@ -145,3 +150,17 @@ def test_imagenet_weights_load_from_keras_cache_without_network(keras_home):
     np.testing.assert_array_equal(base.get_layer("Conv1").kernel.numpy(), expected)
     assert base.layers[1].name == "preprocess"  # the same preprocessing travels with either weights
     assert models.main(["--cache-imagenet"]) == 0
+
+
+def test_extract_features_from_arrays_and_datasets(bundled):
+    pooled = extract_features(bundled, IMAGES, batch_size=3, progress=False)
+    assert pooled.shape == (8, 1280) and pooled.dtype == np.float32
+    dataset = tf.data.Dataset.from_tensor_slices((IMAGES, LABELS)).batch(4)
+    np.testing.assert_allclose(extract_features(bundled, dataset, progress=False), pooled, atol=1e-4)
+    with pytest.raises(ValueError, match=r"\(n, height, width, 3\)"):
+        extract_features(bundled, IMAGES[..., 0])
+
+
+def test_small_cnn_takes_raw_images_and_gives_logits():
+    net = small_cnn(3, 32)
+    assert net.output_shape == (None, 3) and net.layers[0].name.startswith("rescaling")

@@ -12,12 +12,10 @@ from helpers.surgery import (
     base_blocks,
     blocks,
     cut,
-    freeze,
     freeze_base,
     get_layer,
     head_from_logistic_regression,
     trainable_summary,
-    unfreeze,
     unfreeze_last,
 )
 
@@ -105,23 +103,12 @@ def test_plain_sequential_cnn_falls_back_to_layers():
     assert not cnn.get_layer("b1").trainable
 
 
-def test_freeze_and_unfreeze_by_name_index_or_block(model):
-    freeze(model)
-    assert model.trainable_weights == []
-    unfreeze(model, ["block_16", "head_logits", -3])
-    trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
-    assert trainable == {"block_16_expand", "block_16_depthwise", "block_16_project", "head_logits"}
-    assert not model.get_layer("block_16_expand_BN").trainable  # BatchNorm stays frozen
-    freeze(model, "block_16")
-    assert {layer.name for layer in model.layers if layer.trainable and layer.weights} == {"head_logits"}
-    with pytest.raises(IndexError, match="out of range"):
-        freeze(model, 999)
-
-
 def test_cut_makes_a_feature_extractor(model):
     extractor = cut(model, at="block_6_expand_relu")
     assert extractor.output.shape == (None, 12, 12, 96)
     assert cut(model, at=-1).output.shape == (None, 2)
+    with pytest.raises(IndexError, match="out of range"):
+        cut(model, at=999)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

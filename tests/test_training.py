@@ -1,84 +1,15 @@
-"""helpers.training: differential learning rates, best-epoch stopping, cached features."""
+"""helpers.training: the augmented pipeline, best-epoch stopping and stepping back, time budgets."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from helpers.models import load_base
-from helpers.surgery import attach_head, unfreeze_last
-from helpers.training import (
-    TimeBudget,
-    best_epoch_stopping,
-    differential_optimizer,
-    extract_features,
-    layer_groups,
-)
+from helpers.training import TimeBudget, best_epoch, best_epoch_stopping, fit_classifier, training_dataset
 
 RNG = np.random.default_rng(1)
-IMAGES = RNG.integers(0, 256, (8, 96, 96, 3)).astype("float32")
-LABELS = np.arange(8) % 2
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-
-@pytest.fixture(scope="module")
-def base():
-    return load_base("bundled")
-
-
-@pytest.fixture
-def model(base):
-    keras.utils.set_random_seed(0)
-    return unfreeze_last(attach_head(load_base("bundled"), 2, dropout=0.0), 4)
-
-
-def test_layer_groups_split_the_trainable_blocks_earliest_first(model):
-    groups = layer_groups(model, 3)
-    assert groups[-1] == ["head_logits"]
-    assert groups[0][0] == "block_14_expand" and groups[1][-1] == "Conv_1"
-    with pytest.raises(ValueError, match="at most 5"):
-        layer_groups(model, 6)
-
-
-def test_each_earlier_group_steps_factor_times_smaller(model):
-    optimizer, rates = differential_optimizer(model, 0.1, factor=3.0, optimizer="sgd")
-    assert [rate for _, rate in rates] == pytest.approx([0.1 / 9, 0.1 / 3, 0.1])
-    model.compile(optimizer, LOSS)
-    before = {v.path: v.numpy().copy() for v in model.trainable_variables}
-    with tf.GradientTape() as tape:
-        loss = LOSS(LABELS, model(IMAGES, training=True))
-    grads = dict(zip([v.path for v in model.trainable_variables],
-                     tape.gradient(loss, model.trainable_variables), strict=True))
-    model.train_on_batch(IMAGES, LABELS)
-    measured = []
-    for names, _ in rates:
-        steps = [(before[p] - v.numpy(), grads[p].numpy()) for p, v in
-                 ((v.path, v) for v in model.trainable_variables) if p.split("/")[0] in names]
-        step = sum(float((d * g).sum()) for d, g in steps) / sum(float((g * g).sum()) for _, g in steps)
-        measured.append(step)
-    assert measured == pytest.approx([0.1 / 9, 0.1 / 3, 0.1], rel=0.05)  # SGD: step = rate x gradient
-    assert measured[1] / measured[0] == pytest.approx(3, rel=0.05)
-
-
-def test_differential_model_saves_and_loads(model, tmp_path):
-    optimizer, _ = differential_optimizer(model, 1e-3, factor=5.0)
-    model.compile(optimizer, LOSS)
-    model.train_on_batch(IMAGES, LABELS)
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    assert isinstance(loaded.optimizer, keras.optimizers.MultiOptimizer)
-    np.testing.assert_allclose(loaded.predict(IMAGES, verbose=0), model.predict(IMAGES, verbose=0), atol=1e-5)
-
-
-def test_groups_that_match_nothing_or_leave_variables_out_are_loud(model):
-    with pytest.raises(ValueError, match="matches no trainable variable"):
-        differential_optimizer(model, 1e-3, groups=[["block_1_expand"], ["head_logits"]])
-    with pytest.raises(ValueError, match="in no layer group"):
-        differential_optimizer(model, 1e-3, groups=[["block_16_project"], ["head_logits"]])
-    with pytest.raises(ValueError, match="factor"):
-        differential_optimizer(model, 1e-3, factor=0.5)
 
 
 def test_best_epoch_is_restored():
@@ -102,39 +33,28 @@ def test_time_budget_stops_training():
     assert len(history.history["loss"]) == 1
 
 
-def test_extract_features_from_arrays_and_datasets(base):
-    pooled = extract_features(base, IMAGES, batch_size=3, progress=False)
-    assert pooled.shape == (8, 1280) and pooled.dtype == np.float32
-    dataset = tf.data.Dataset.from_tensor_slices((IMAGES, LABELS)).batch(4)
-    np.testing.assert_allclose(extract_features(base, dataset, progress=False), pooled, atol=1e-4)
-    with pytest.raises(ValueError, match=r"\(n, height, width, 3\)"):
-        extract_features(base, IMAGES[..., 0])
+def test_best_epoch_reads_a_history_or_its_dict():
+    assert best_epoch({"val_loss": [0.9, 0.4, 0.6]}) == 1
+    assert best_epoch({"val_accuracy": [0.5, 0.7, 0.9]}, monitor="val_accuracy") == 2
 
 
-def test_feature_extraction_with_mirror_images_predicts_the_same_for_an_image_and_its_mirror():
-    from helpers.data import make_sunglasses_vs_hat
-    from helpers.strategies import feature_extraction
-
-    images, labels = make_sunglasses_vs_hat(40, seed=3)
-    mirrored = images[:, :, ::-1]
-    # Pixels as features: a base that knows left from right, so mirroring can change its answers.
-    lopsided = keras.Sequential([keras.Input((96, 96, 3)), keras.layers.AveragePooling2D(8), keras.layers.Flatten()])
-    plain = feature_extraction(images[:16], labels[:16], base=lopsided, mirror=False)
-    both = feature_extraction(images[:16], labels[:16], base=lopsided)
-    assert both.details["mirror"] and not plain.details["mirror"]
-    assert (plain.predict(images) != plain.predict(mirrored)).any()
-    assert (both.predict(images) == both.predict(mirrored)).all()  # symmetric by construction
+def test_training_dataset_augments_but_keeps_labels_and_shapes():
+    images = RNG.integers(0, 256, (6, 16, 16, 3)).astype("float32")
+    labels = np.arange(6) % 2
+    (batch, batch_labels), = list(training_dataset(images, labels, batch_size=6))
+    assert batch.shape == (6, 16, 16, 3) and sorted(batch_labels.numpy().tolist()) == sorted(labels.tolist())
+    assert not np.allclose(np.sort(batch.numpy().ravel()), np.sort(images.ravel()))  # augmented
+    (plain, _), = list(training_dataset(images, labels, batch_size=6, augment=False))
+    assert np.allclose(np.sort(plain.numpy().ravel()), np.sort(images.ravel()))
 
 
-def test_keras_strategies_with_mirror_images_predict_the_same_for_an_image_and_its_mirror():
-    from helpers.strategies import _keras_predict, scratch_cnn
-
+def test_fit_classifier_compiles_and_keeps_the_best_epoch():
     keras.utils.set_random_seed(0)
-    lopsided = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
-    images = np.random.default_rng(0).uniform(0, 255, (64, 32, 32, 3)).astype(np.float32)
-    plain, both = _keras_predict(lopsided, mirror=False), _keras_predict(lopsided, mirror=True)
-    assert (plain(images) != plain(images[:, :, ::-1])).any()  # the model itself is not symmetric
-    assert (both(images) == both(images[:, :, ::-1])).all()
-    trained = scratch_cnn(images[:12], np.arange(12) % 2, images[12:16], np.arange(4) % 2,
-                          learning_rates=(1e-3,), epochs=1, patience=1)
-    assert trained.details["mirror"]
+    images = RNG.integers(0, 256, (8, 16, 16, 3)).astype("float32")
+    labels = np.arange(8) % 2
+    net = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    history = fit_classifier(net, images, labels, images, 1 - labels, learning_rate=1e-2, epochs=20, patience=2,
+                             batch_size=4)
+    assert len(history["loss"]) < 20 and set(history) >= {"accuracy", "val_accuracy", "val_loss"}
+    best = best_epoch(history)
+    assert net.evaluate(images, 1 - labels, verbose=0)[0] == pytest.approx(history["val_loss"][best], rel=1e-3)

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers import widgets  # noqa: E402
-from helpers.data import make_sunglasses_vs_hat  # noqa: E402
+from helpers.tasks import make_sunglasses_vs_hat  # noqa: E402
 from helpers.models import load_base  # noqa: E402
 
 IMAGE = make_sunglasses_vs_hat(1, seed=1)[0][0]
@@ -62,8 +62,30 @@ def test_strategy_playground_runs_again_safely():
     playground.n_images.value = 20
     first = playground.run()
     assert first["strategy"] == "feature_extraction" and 0 <= first["test accuracy"] <= 1
+    assert playground.epochs.disabled and playground.learning_rate.disabled  # feature extraction has no epochs
+    assert "no epochs and no learning rate" in playground.applies.value
     playground.strategy.value, playground.epochs.value = "fine_tune", 2
+    assert not playground.epochs.disabled and not playground.learning_rate.disabled and not playground.applies.value
     second = playground.run()
     assert [r["run"] for r in playground.results] == [1, 2] and second["strategy"] == "fine_tune"
     assert list(playground.histories) == ["2: fine_tune"]
     assert playground.progress.value == playground.progress.max and not playground.run_button.disabled
+
+
+def test_live_curves_prints_a_line_per_epoch_outside_notebooks(capsys):
+    net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    net.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    callback = widgets.live_curves()
+    net.fit(np.zeros((4, 2)), np.zeros(4), epochs=3, verbose=0, callbacks=[callback])
+    assert capsys.readouterr().out.count("epoch ") == 3 and len(callback.history["loss"]) == 3
+
+
+def test_the_playground_says_which_controls_apply_to_each_strategy():
+    playground = widgets.StrategyPlayground(n_test=40)
+    ignored = {}
+    for name in widgets.strategies.STRATEGIES:
+        playground.strategy.value = name
+        ignored[name] = playground.ignored_controls()
+        assert playground.epochs.disabled == ("epochs" in ignored[name])
+    assert ignored == {"pixels_logreg": ["epochs", "learning rate"], "scratch_cnn": [],
+                       "feature_extraction": ["epochs", "learning rate"], "fine_tune": []}

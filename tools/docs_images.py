@@ -7,8 +7,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from helpers.data import SOURCE_CLASSES, TARGET_CLASSES, make_source_task, make_sunglasses_vs_hat  # noqa: E402
 from helpers.plots import image_grid  # noqa: E402
+from helpers.tasks import SOURCE_CLASSES, TARGET_CLASSES, make_source_task, make_sunglasses_vs_hat  # noqa: E402
 from tools.notebooks import ROOT  # noqa: E402
 
 DOCS = ROOT / "docs"

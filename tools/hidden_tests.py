@@ -124,7 +124,7 @@ class Checks:
     def hidden_test_set(self, n_images: int = 1000):
         """``(images, labels)``: ``n_images`` new sunglasses-vs-hat photos drawn with the secret seed."""
         if n_images not in self._hidden:
-            from helpers.data import make_sunglasses_vs_hat
+            from helpers.tasks import make_sunglasses_vs_hat
 
             self._hidden[n_images] = make_sunglasses_vs_hat(n_images, seed=self._seed)
         return self._hidden[n_images]
