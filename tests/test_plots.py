@@ -13,10 +13,10 @@ import pytest  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from helpers import plots  # noqa: E402
-from helpers.tasks import TARGET_CLASSES, make_sunglasses_vs_hat  # noqa: E402
 from helpers.explain import gradcam, last_conv_layer, saliency  # noqa: E402
 from helpers.models import load_base  # noqa: E402
 from helpers.surgery import attach_head  # noqa: E402
+from helpers.tasks import TARGET_CLASSES, make_sunglasses_vs_hat  # noqa: E402
 
 IMAGES, LABELS = make_sunglasses_vs_hat(8, seed=3)
 

@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers import widgets  # noqa: E402
-from helpers.tasks import make_sunglasses_vs_hat  # noqa: E402
 from helpers.models import load_base  # noqa: E402
+from helpers.tasks import make_sunglasses_vs_hat  # noqa: E402
 
 IMAGE = make_sunglasses_vs_hat(1, seed=1)[0][0]
 
