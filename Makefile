@@ -19,7 +19,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 help:
 	@echo "make lab    - set up .venv and open the course in JupyterLab"
 	@echo "make test   - set up .venv and run the whole test suite, offline"
-	@echo "make lint   - ruff over the code"
+	@echo "make lint   - ruff's lint rules and formatting (ruff format --check)"
 	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
 	@echo "make bench-notebooks - run every lecture notebook; print its time and peak memory"
 	@echo "make readme  - rewrite README's benchmark tables and numbers (docs/benchmarks/*.json) and Colab links"
@@ -40,10 +40,12 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(RUN) $(BIN)/ruff check .
+	$(RUN) $(BIN)/ruff format --check .
 	$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(RUN) $(BIN)/ruff check .
+	$(RUN) $(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	$(RUN) $(BIN)/python -m benchmarks.ladder

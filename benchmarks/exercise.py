@@ -29,8 +29,14 @@ def one_seed(seed: int, n_hidden: int) -> tuple[float, float]:
     from helpers.training import best_epoch_stopping
 
     train_ds, val_ds = keras.utils.image_dataset_from_directory(
-        sunglasses_vs_hat_folder(500), validation_split=0.2, subset="both", seed=0, image_size=(96, 96),
-        batch_size=32, verbose=False)
+        sunglasses_vs_hat_folder(500),
+        validation_split=0.2,
+        subset="both",
+        seed=0,
+        image_size=(96, 96),
+        batch_size=32,
+        verbose=False,
+    )
     x_hidden, y_hidden = make_sunglasses_vs_hat(n_hidden, seed=seed)
 
     def hidden_accuracy(model) -> float:
@@ -63,8 +69,13 @@ def autograde_solution(seed: int) -> tuple[dict[str, float], float]:
         folder.mkdir()
         (folder / "solution.ipynb").write_bytes((ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes())
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out)], cwd=ROOT, check=True,
-                       capture_output=True, env=dict(os.environ, GRADING_SEED=str(seed)))
+        subprocess.run(
+            [sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            env=dict(os.environ, GRADING_SEED=str(seed)),
+        )
         seconds = time.perf_counter() - start
         with open(out / "scores_by_cell.csv") as file:
             return {row["cell"]: float(row["score"]) for row in csv.DictReader(file)}, seconds
@@ -81,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(1, args.seeds + 1):
             cells, seconds = autograde_solution(10_000 + seed)
             automatic = {cell: score for cell, score in cells.items() if cell != "reflection"}
-            print(f"seed {seed}: {sum(automatic.values()):g} automatic points in {seconds:.0f} s {automatic}",
-                  flush=True)
+            print(
+                f"seed {seed}: {sum(automatic.values()):g} automatic points in {seconds:.0f} s {automatic}", flush=True
+            )
         return 0
     from helpers.environment import free_memory
 

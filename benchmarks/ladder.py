@@ -39,8 +39,12 @@ from helpers.tasks import make_source_task, make_sunglasses_vs_hat  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks"
-LABELS = {"pixels_logreg": "logistic regression\non pixels", "scratch_cnn": "small CNN\nfrom scratch",
-          "feature_extraction": "feature extraction", "fine_tune": "fine-tuning"}
+LABELS = {
+    "pixels_logreg": "logistic regression\non pixels",
+    "scratch_cnn": "small CNN\nfrom scratch",
+    "feature_extraction": "feature extraction",
+    "fine_tune": "fine-tuning",
+}
 N_TEST = 1000
 #: The scratch CNN's least time per learning rate: what fine-tuning is allowed (60 s), even when it needs less.
 SCRATCH_MIN_SECONDS = 60.0
@@ -59,7 +63,9 @@ def run_one(strategy: str, n: int, seed: int, time_budget: float | None) -> dict
     options = {"time_budget": time_budget} if time_budget is not None else {}
     trained = STRATEGIES[strategy](images, labels, seed=seed, **options)
     return {
-        "strategy": strategy, "n": n, "seed": seed,
+        "strategy": strategy,
+        "n": n,
+        "seed": seed,
         "accuracy": trained.accuracy(x_test, y_test),
         "train_s": trained.seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -100,21 +106,27 @@ def summarise(runs: list[dict]) -> list[dict]:
             mine = [r for r in runs if r["n"] == n and r["strategy"] == strategy]
             if not mine:
                 continue
-            rows.append({
-                "strategy": strategy, "n": n,
-                "accuracy": round(statistics.median(r["accuracy"] for r in mine), 4),
-                "train_s": round(statistics.median(r["train_s"] for r in mine), 1),
-                "peak_rss_mb": round(max(r["peak_rss_mb"] for r in mine), 0),
-                "seeds": len(mine),
-                "accuracy_per_seed": [round(r["accuracy"], 4) for r in mine],
-            })
+            rows.append(
+                {
+                    "strategy": strategy,
+                    "n": n,
+                    "accuracy": round(statistics.median(r["accuracy"] for r in mine), 4),
+                    "train_s": round(statistics.median(r["train_s"] for r in mine), 1),
+                    "peak_rss_mb": round(max(r["peak_rss_mb"] for r in mine), 0),
+                    "seeds": len(mine),
+                    "accuracy_per_seed": [round(r["accuracy"], 4) for r in mine],
+                }
+            )
     return rows
 
 
 def table(rows: list[dict]) -> str:
     lines = [f"{'strategy':<20}{'N':>5}{'test acc':>10}{'train s':>10}{'peak RSS MB':>13}{'seeds':>7}"]
-    lines += [f"{r['strategy']:<20}{r['n']:>5}{r['accuracy']:>10.3f}{r['train_s']:>10.1f}{r['peak_rss_mb']:>13.0f}"
-              f"{r['seeds']:>7}" for r in rows]
+    lines += [
+        f"{r['strategy']:<20}{r['n']:>5}{r['accuracy']:>10.3f}{r['train_s']:>10.1f}{r['peak_rss_mb']:>13.0f}"
+        f"{r['seeds']:>7}"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -131,8 +143,12 @@ def plot(rows: list[dict], path: Path) -> None:
             ns, accs = zip(*mine, strict=True)
             ax.plot(ns, accs, "o-", label=LABELS[strategy])
     ax.axhline(0.5, color="gray", ls=":", lw=1)
-    ax.set(xlabel="labelled training images (N)", ylabel=f"test accuracy ({N_TEST} images)",
-           title="Sunglasses vs hat: the strategy ladder", ylim=(0.4, 1.01))
+    ax.set(
+        xlabel="labelled training images (N)",
+        ylabel=f"test accuracy ({N_TEST} images)",
+        title="Sunglasses vs hat: the strategy ladder",
+        ylim=(0.4, 1.01),
+    )
     ax.set_xscale("log")
     every_n = sorted({r["n"] for r in rows})
     ax.set_xticks(every_n, [str(n) for n in every_n])

@@ -73,8 +73,12 @@ def autograde_seconds() -> tuple[float, float]:
         source = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         (folder / "student.ipynb").write_bytes(source.read_bytes())
         start = time.perf_counter()  # tools.autograde puts this Python's bin (nbgrader, alembic) on PATH itself
-        subprocess.run([sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out)],
-                       cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         seconds = time.perf_counter() - start
         outside = re.search(rf"{OUTSIDE_TIMING} ([0-9.]+) s", (out / "logs" / "student.txt").read_text())
         return seconds, float(outside.group(1)) if outside else float("nan")
@@ -82,13 +86,20 @@ def autograde_seconds() -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.notebooks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="default: lectures/ and solutions/ (named ones update their rows in the JSON)")
-    parser.add_argument("--autograde", action="store_true",
-                        help="time make autograde of one submission also when notebooks are named")
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        type=Path,
+        help="default: lectures/ and solutions/ (named ones update their rows in the JSON)",
+    )
+    parser.add_argument(
+        "--autograde", action="store_true", help="time make autograde of one submission also when notebooks are named"
+    )
     args = parser.parse_args(argv)
-    paths = [p.resolve() for p in args.notebooks] or [*sorted((ROOT / "lectures").glob("*.ipynb")),
-                                                      *sorted((ROOT / "solutions").glob("*/*.ipynb"))]
+    paths = [p.resolve() for p in args.notebooks] or [
+        *sorted((ROOT / "lectures").glob("*.ipynb")),
+        *sorted((ROOT / "solutions").glob("*/*.ipynb")),
+    ]
     rows = []
     print(f"{'notebook':<50}{'seconds':>9}{'peak RSS MB':>13}")
     for path in paths:
@@ -97,19 +108,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['notebook']:<50}{row['seconds']:>9.1f}{row['peak_rss_mb']:>13.0f}", flush=True)
     lectures = [r for r in rows if r["notebook"].startswith("lectures/")]
     if lectures:
-        print(f"{'lectures/ in all':<50}{sum(r['seconds'] for r in lectures):>9.1f}"
-              f"{max(r['peak_rss_mb'] for r in lectures):>13.0f}")
+        print(
+            f"{'lectures/ in all':<50}{sum(r['seconds'] for r in lectures):>9.1f}"
+            f"{max(r['peak_rss_mb'] for r in lectures):>13.0f}"
+        )
     if not args.notebooks or args.autograde:
         seconds, outside = autograde_seconds()
         print(f"{'make autograde, one submission':<50}{seconds:>9.1f}")
         print(f"{'  of which hidden tests outside the kernel':<50}{outside:>9.1f}")
-        rows.append({"notebook": "make autograde, one submission", "seconds": round(seconds, 1),
-                     "outside_checks_seconds": round(outside, 1)})
+        rows.append(
+            {
+                "notebook": "make autograde, one submission",
+                "seconds": round(seconds, 1),
+                "outside_checks_seconds": round(outside, 1),
+            }
+        )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     if args.notebooks and OUT.exists():  # a partial run updates its own rows and keeps the others
         fresh = {r["notebook"] for r in rows}
-        rows = sorted([r for r in json.loads(OUT.read_text()) if r["notebook"] not in fresh] + rows,
-                      key=lambda r: r["notebook"])
+        rows = sorted(
+            [r for r in json.loads(OUT.read_text()) if r["notebook"] not in fresh] + rows, key=lambda r: r["notebook"]
+        )
     OUT.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {OUT}")
     return 0

@@ -16,10 +16,22 @@ ImportError: helpers.data.make_rings moved: use `from helpers.toy_data import ma
 from __future__ import annotations
 
 MOVED = {
-    **dict.fromkeys(("IMAGE_SIZE", "TARGET_CLASSES", "SOURCE_CLASSES", "make_sunglasses_vs_hat", "make_source_task"),
-                    "helpers.tasks"),
-    **dict.fromkeys(("export_image_folder", "sunglasses_vs_hat_folder", "FolderReport", "inspect_image_folder",
-                     "load_image_folder", "dataset_to_arrays", "course_images"), "helpers.image_folders"),
+    **dict.fromkeys(
+        ("IMAGE_SIZE", "TARGET_CLASSES", "SOURCE_CLASSES", "make_sunglasses_vs_hat", "make_source_task"),
+        "helpers.tasks",
+    ),
+    **dict.fromkeys(
+        (
+            "export_image_folder",
+            "sunglasses_vs_hat_folder",
+            "FolderReport",
+            "inspect_image_folder",
+            "load_image_folder",
+            "dataset_to_arrays",
+            "course_images",
+        ),
+        "helpers.image_folders",
+    ),
     **dict.fromkeys(("course_data_dir", "extract_archive", "download_archive"), "helpers.downloads"),
     **dict.fromkeys(("make_rings", "to_polar"), "helpers.toy_data"),
     "head_boxes": "helpers.faces",

@@ -89,8 +89,9 @@ def extract_archive(archive: str | os.PathLike, destination: str | os.PathLike) 
     return destination
 
 
-def download_archive(url: str, sha256: str, *, name: str | None = None,
-                     cache_dir: str | os.PathLike | None = None) -> Path:
+def download_archive(
+    url: str, sha256: str, *, name: str | None = None, cache_dir: str | os.PathLike | None = None
+) -> Path:
     """Download a zip or tar archive once, check its SHA-256, and extract it safely.
 
     Built on ``keras.utils.get_file`` (its cache and hash check); a download that fails or
@@ -129,15 +130,25 @@ def download_archive(url: str, sha256: str, *, name: str | None = None,
     if extracted.is_dir() and (extracted / ".sha256").is_file() and (extracted / ".sha256").read_text() == sha256:
         return extracted
     try:
-        path = keras.utils.get_file(fname=name, origin=url, file_hash=sha256, hash_algorithm="sha256",
-                                    cache_dir=str(datasets.parent), cache_subdir=datasets.name)
+        path = keras.utils.get_file(
+            fname=name,
+            origin=url,
+            file_hash=sha256,
+            hash_algorithm="sha256",
+            cache_dir=str(datasets.parent),
+            cache_subdir=datasets.name,
+        )
     except Exception as exc:
         target.unlink(missing_ok=True)
         if "hash does not match" in str(exc):
-            raise ValueError(f"The file at {url} does not have the expected SHA-256 {sha256}; it was "
-                             "deleted. The archive changed or the download was corrupted.") from exc
-        raise OSError(f"Could not download {url}: {exc}. Check your network connection, or work "
-                      "offline with the generated data (make_sunglasses_vs_hat).") from exc
+            raise ValueError(
+                f"The file at {url} does not have the expected SHA-256 {sha256}; it was "
+                "deleted. The archive changed or the download was corrupted."
+            ) from exc
+        raise OSError(
+            f"Could not download {url}: {exc}. Check your network connection, or work "
+            "offline with the generated data (make_sunglasses_vs_hat)."
+        ) from exc
     extract_archive(path, extracted)
     (extracted / ".sha256").write_text(sha256)
     return extracted

@@ -31,13 +31,15 @@ def last_conv_layer(model: keras.Model) -> str:
         shape = getattr(layer, "output", None) is not None and layer.output.shape
         if shape and len(shape) == 4 and not isinstance(layer, keras.layers.InputLayer):
             return layer.name
-    raise ValueError(f"Model {model.name!r} has no convolutional layer (no layer with a 4-D output), so Grad-CAM "
-                     "has no feature map to look at. Use saliency() instead, or a convolutional model.")
+    raise ValueError(
+        f"Model {model.name!r} has no convolutional layer (no layer with a 4-D output), so Grad-CAM "
+        "has no feature map to look at. Use saliency() instead, or a convolutional model."
+    )
 
 
 def _in_batches(function, images: np.ndarray, batch_size: int) -> np.ndarray:
     # Gradients keep every activation of the batch alive: small batches keep memory low.
-    return np.concatenate([function(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    return np.concatenate([function(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
 def saliency(model: keras.Model, images, class_index: int | None = None, *, batch_size: int = 16) -> np.ndarray:
@@ -54,6 +56,7 @@ def saliency(model: keras.Model, images, class_index: int | None = None, *, batc
     >>> saliency(attach_head(load_base(None), 2), np.zeros((96, 96, 3))).shape
     (1, 96, 96)
     """
+
     def one_batch(batch):
         batch = tf.convert_to_tensor(batch)
         with tf.GradientTape() as tape:
@@ -67,8 +70,9 @@ def saliency(model: keras.Model, images, class_index: int | None = None, *, batc
     return grads / (grads.max(axis=(1, 2), keepdims=True) + 1e-12)
 
 
-def gradcam(model: keras.Model, images, class_index: int | None = None, layer: str | None = None, *,
-            batch_size: int = 16) -> np.ndarray:
+def gradcam(
+    model: keras.Model, images, class_index: int | None = None, layer: str | None = None, *, batch_size: int = 16
+) -> np.ndarray:
     """Grad-CAM heatmaps at the input's size, shape ``(n, height, width)`` in 0..1.
 
     Parameters

@@ -31,15 +31,31 @@ Colour = tuple[int, ...]
 
 SKIN_TONES = np.array(
     [
-        [58, 38, 28], [82, 52, 36], [107, 68, 45], [134, 88, 58], [160, 110, 75], [184, 134, 96],
-        [198, 150, 115], [214, 170, 135], [228, 188, 156], [240, 205, 178], [250, 222, 198],
+        [58, 38, 28],
+        [82, 52, 36],
+        [107, 68, 45],
+        [134, 88, 58],
+        [160, 110, 75],
+        [184, 134, 96],
+        [198, 150, 115],
+        [214, 170, 135],
+        [228, 188, 156],
+        [240, 205, 178],
+        [250, 222, 198],
     ],
     dtype=float,
 )
 HAIR_COLOURS = np.array(
     [
-        [20, 16, 14], [45, 32, 25], [80, 55, 35], [120, 85, 50], [165, 120, 70], [215, 180, 115],
-        [160, 70, 35], [130, 130, 130], [215, 215, 210],
+        [20, 16, 14],
+        [45, 32, 25],
+        [80, 55, 35],
+        [120, 85, 50],
+        [165, 120, 70],
+        [215, 180, 115],
+        [160, 70, 35],
+        [130, 130, 130],
+        [215, 215, 210],
     ],
     dtype=float,
 )
@@ -76,8 +92,9 @@ def _mix(table: np.ndarray, rng: np.random.Generator, jitter: float) -> Colour:
     low, high = table[i].tolist(), table[min(i + 1, len(table) - 1)].tolist()
     # Plain floats: the same arithmetic as numpy's on three-element arrays, at a fraction of the cost.
     factors = (1 + jitter * rng.normal(size=3)).tolist()
-    return tuple(int(min(255.0, max(0.0, (a + (b - a) * (pos - i)) * f))) for a, b, f in
-                 zip(low, high, factors, strict=True)) + (255,)
+    return tuple(
+        int(min(255.0, max(0.0, (a + (b - a) * (pos - i)) * f))) for a, b, f in zip(low, high, factors, strict=True)
+    ) + (255,)
 
 
 def _pick(rng: np.random.Generator, options: tuple | list):
@@ -92,8 +109,7 @@ def _unit_arc(start: float, end: float, n: int) -> np.ndarray:
     return np.stack([np.cos(t), np.sin(t)], axis=1)
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float = 0.0, end: float = 360.0,
-         n: int = 20) -> np.ndarray:
+def _arc(cx: float, cy: float, rx: float, ry: float, start: float = 0.0, end: float = 360.0, n: int = 20) -> np.ndarray:
     return _unit_arc(float(start), float(end), n) * (rx, ry) + (cx, cy)
 
 
@@ -116,8 +132,7 @@ class Canvas:
     def px(self, points: np.ndarray) -> list[float]:
         return (np.asarray(points) @ self.matrix.T + self.offset).ravel().tolist()
 
-    def polygon(self, points: np.ndarray, fill: Colour, outline: Colour | None = None,
-                width: float = 0.0) -> None:
+    def polygon(self, points: np.ndarray, fill: Colour, outline: Colour | None = None, width: float = 0.0) -> None:
         self.draw.polygon(self.px(points), fill=fill)
         if outline is not None and width > 0:
             self.line(np.vstack([points, points[:1]]), outline, width)
@@ -179,6 +194,7 @@ def _with_clutter(image: Image.Image, rng: np.random.Generator) -> Image.Image:
 HAIR_STYLES = ("short", "long", "bald", "curly", "afro", "bob", "fringe", "bun")
 EXPRESSIONS = ("smile", "neutral", "open", "frown", "grin")
 
+
 class Face:
     """The sampled look of one person, shared by the drawing functions below."""
 
@@ -206,8 +222,10 @@ def _draw_body(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     clothes = palette_colour(rng)
     h = face.height
     c.polygon(np.array([[-0.35, h * 0.6], [0.35, h * 0.6], [0.4, h * 1.3], [-0.4, h * 1.3]]), _shade(face.skin, 0.9))
-    c.polygon(np.array([[-0.45, h * 1.05], [0.45, h * 1.05], [2.4, h * 1.5], [2.6, h * 3], [-2.6, h * 3],
-                        [-2.4, h * 1.5]]), clothes)
+    c.polygon(
+        np.array([[-0.45, h * 1.05], [0.45, h * 1.05], [2.4, h * 1.5], [2.6, h * 3], [-2.6, h * 3], [-2.4, h * 1.5]]),
+        clothes,
+    )
     if rng.random() < 0.25:  # scarf or collar, any colour
         c.polygon(_arc(0, h * 1.12, 0.9, 0.25), palette_colour(rng))
 
@@ -215,13 +233,15 @@ def _draw_body(c: Canvas, face: Face, rng: np.random.Generator) -> None:
 def _draw_hair_back(c: Canvas, face: Face) -> None:
     h = face.height
     if face.hair_style == "long":
-        c.polygon(np.vstack([_arc(0, -0.1, 1.25, h * 1.05, 180, 360, 16), [[1.3, h * 1.25], [-1.3, h * 1.25]]]),
-                  face.hair)
+        c.polygon(
+            np.vstack([_arc(0, -0.1, 1.25, h * 1.05, 180, 360, 16), [[1.3, h * 1.25], [-1.3, h * 1.25]]]), face.hair
+        )
     elif face.hair_style == "afro":
         c.ellipse(0, -0.35 * h, 1.6, h * 1.05, face.hair)
     elif face.hair_style == "bob":
-        c.polygon(np.vstack([_arc(0, -0.05, 1.2, h * 1.05, 180, 360, 16), [[1.2, h * 0.55], [-1.2, h * 0.55]]]),
-                  face.hair)
+        c.polygon(
+            np.vstack([_arc(0, -0.05, 1.2, h * 1.05, 180, 360, 16), [[1.2, h * 0.55], [-1.2, h * 0.55]]]), face.hair
+        )
 
 
 def _draw_head(c: Canvas, face: Face, rng: np.random.Generator) -> None:
@@ -271,8 +291,9 @@ def _draw_features(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     lift = rng.uniform(-0.04, 0.06)
     for side in (-1, 1):
         x = side * dx
-        c.line(np.array([[x - 0.17, ey - 0.17 + lift], [x, ey - 0.22 - lift], [x + 0.17, ey - 0.17 + lift]]),
-               brow, 0.05)
+        c.line(
+            np.array([[x - 0.17, ey - 0.17 + lift], [x, ey - 0.22 - lift], [x + 0.17, ey - 0.17 + lift]]), brow, 0.05
+        )
         _draw_eye(c, face, x, 0.0 if face.eyes_closed else rng.uniform(-0.04, 0.04))
     c.line(np.array([[0.0, ey + 0.05], [-0.08, ey + 0.38], [0.06, ey + 0.42]]), _shade(face.skin, 0.7), 0.035)
     my = ey + rng.uniform(0.62, 0.78)
@@ -289,8 +310,12 @@ def _draw_features(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     else:
         c.line(np.array([[-width, my], [width, my]]), lips, 0.05)
     if rng.random() < 0.2:  # beard
-        c.polygon(np.vstack([_arc(0, 0, 1.0, h, 10, 170, 14)[:, :2] * [face.jaw, 1],
-                             _arc(0, my, width + 0.1, 0.12, 180, 0, 8)]), _alpha(_shade(face.hair, 0.9), 230))
+        c.polygon(
+            np.vstack(
+                [_arc(0, 0, 1.0, h, 10, 170, 14)[:, :2] * [face.jaw, 1], _arc(0, my, width + 0.1, 0.12, 180, 0, 8)]
+            ),
+            _alpha(_shade(face.hair, 0.9), 230),
+        )
     if rng.random() < 0.15:  # earrings
         colour = palette_colour(rng)
         for side in (-1, 1):
@@ -307,8 +332,14 @@ def _lens(shape: str, x: float, y: float, side: int, r: float) -> np.ndarray:
     if shape == "oval":
         return _arc(x, y, r * 1.15, r * 0.8, n=20)
     if shape == "rectangle":
-        return np.array([[x - r * 1.15, y - r * 0.7], [x + r * 1.15, y - r * 0.7],
-                         [x + r * 1.15, y + r * 0.7], [x - r * 1.15, y + r * 0.7]])
+        return np.array(
+            [
+                [x - r * 1.15, y - r * 0.7],
+                [x + r * 1.15, y - r * 0.7],
+                [x + r * 1.15, y + r * 0.7],
+                [x - r * 1.15, y + r * 0.7],
+            ]
+        )
     if shape == "aviator":  # a teardrop, wider at the top outer corner
         pts = _arc(x, y, r * 1.1, r * 0.95, n=20)
         pts[:, 1] += np.where(pts[:, 1] > y, 0.3 * r * (1 - side * (pts[:, 0] - x) / r) / 2, 0)
@@ -319,8 +350,14 @@ def _lens(shape: str, x: float, y: float, side: int, r: float) -> np.ndarray:
         pts[outer & (pts[:, 1] < y), 1] -= 0.35 * r
         return pts
     # wayfarer: trapezoid, wider at the top
-    return np.array([[x - r * 1.2, y - r * 0.75], [x + r * 1.2, y - r * 0.75],
-                     [x + r * 0.95, y + r * 0.7], [x - r * 0.95, y + r * 0.7]])
+    return np.array(
+        [
+            [x - r * 1.2, y - r * 0.75],
+            [x + r * 1.2, y - r * 0.75],
+            [x + r * 0.95, y + r * 0.7],
+            [x - r * 0.95, y + r * 0.7],
+        ]
+    )
 
 
 def _draw_eyewear(c: Canvas, face: Face, rng: np.random.Generator, dark: bool) -> None:
@@ -346,8 +383,11 @@ def _draw_eyewear(c: Canvas, face: Face, rng: np.random.Generator, dark: bool) -
         if dark and rng.random() < 0.6:  # glint
             c.line(np.array([[x - r * 0.5, y - r * 0.3], [x - r * 0.1, y - r * 0.55]]), (255, 255, 255, 170), 0.03)
         c.line(np.array([[side * (face.eye_dx + r), y - r * 0.3], [side * 1.0, y - 0.05]]), frame, thickness)
-    c.line(np.array([[-face.eye_dx + r * 0.9, y - r * 0.2], [0, y - r * 0.4], [face.eye_dx - r * 0.9, y - r * 0.2]]),
-           frame, thickness)
+    c.line(
+        np.array([[-face.eye_dx + r * 0.9, y - r * 0.2], [0, y - r * 0.4], [face.eye_dx - r * 0.9, y - r * 0.2]]),
+        frame,
+        thickness,
+    )
 
 
 def _sunglasses(c: Canvas, face: Face, rng: np.random.Generator) -> None:
@@ -371,8 +411,12 @@ def _draw_hat(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     if style == "cap":
         c.polygon(np.vstack([_arc(0, low, 1.08, h * 0.62, 180, 360, 18)]), colour)
         bill = _pick(rng, (-1, 0, 1))
-        c.polygon(_arc(bill * 0.6, low + 0.02, 0.95 if bill == 0 else 0.8, 0.17, 0, 180, 14) if bill == 0
-                  else _arc(bill * 0.9, low - 0.02, 0.85, 0.14), _shade(colour, 0.8))
+        c.polygon(
+            _arc(bill * 0.6, low + 0.02, 0.95 if bill == 0 else 0.8, 0.17, 0, 180, 14)
+            if bill == 0
+            else _arc(bill * 0.9, low - 0.02, 0.85, 0.14),
+            _shade(colour, 0.8),
+        )
         c.ellipse(0, low - h * 0.6, 0.08, 0.06, _shade(colour, 0.7))
     elif style == "beanie":
         c.polygon(_arc(0, low, 1.1, h * 0.68, 180, 360, 18), colour)
@@ -389,8 +433,20 @@ def _draw_hat(c: Canvas, face: Face, rng: np.random.Generator) -> None:
         brim = _arc(0, low, 2.0, 0.3)
         brim[:, 1] -= 0.35 * (np.abs(brim[:, 0]) / 2.0) ** 2  # upturned sides
         c.polygon(brim, colour)
-        c.polygon(np.array([[-0.95, low], [-0.85, low - h * 0.75], [-0.2, low - h * 0.85], [0, low - h * 0.7],
-                            [0.2, low - h * 0.85], [0.85, low - h * 0.75], [0.95, low]]), _shade(colour, 1.08))
+        c.polygon(
+            np.array(
+                [
+                    [-0.95, low],
+                    [-0.85, low - h * 0.75],
+                    [-0.2, low - h * 0.85],
+                    [0, low - h * 0.7],
+                    [0.2, low - h * 0.85],
+                    [0.85, low - h * 0.75],
+                    [0.95, low],
+                ]
+            ),
+            _shade(colour, 1.08),
+        )
         c.polygon(np.array([[-0.95, low - 0.2], [0.95, low - 0.2], [0.95, low - 0.02], [-0.95, low - 0.02]]), band)
     elif style == "top_hat":
         tall = h * rng.uniform(0.9, 1.3)
@@ -399,14 +455,19 @@ def _draw_hat(c: Canvas, face: Face, rng: np.random.Generator) -> None:
         c.polygon(_arc(0, low, 1.35, 0.14), _shade(colour, 0.85))
     elif style == "fedora":
         c.polygon(_arc(0, low, rng.uniform(1.45, 1.75), 0.22), _shade(colour, 0.9))
-        c.polygon(np.array([[-0.9, low], [-0.75, low - h * 0.7], [0, low - h * 0.6], [0.75, low - h * 0.7],
-                            [0.9, low]]), colour)
+        c.polygon(
+            np.array([[-0.9, low], [-0.75, low - h * 0.7], [0, low - h * 0.6], [0.75, low - h * 0.7], [0.9, low]]),
+            colour,
+        )
         c.polygon(np.array([[-0.9, low - 0.22], [0.9, low - 0.22], [0.9, low - 0.04], [-0.9, low - 0.04]]), band)
     else:  # bucket
-        c.polygon(np.array([[-1.45, low + 0.3], [-0.95, low - 0.1], [0.95, low - 0.1], [1.45, low + 0.3]]),
-                  _shade(colour, 0.9))
-        c.polygon(np.array([[-0.95, low - 0.05], [-0.75, low - h * 0.62], [0.75, low - h * 0.62],
-                            [0.95, low - 0.05]]), colour)
+        c.polygon(
+            np.array([[-1.45, low + 0.3], [-0.95, low - 0.1], [0.95, low - 0.1], [1.45, low + 0.3]]),
+            _shade(colour, 0.9),
+        )
+        c.polygon(
+            np.array([[-0.95, low - 0.05], [-0.75, low - h * 0.62], [0.75, low - h * 0.62], [0.95, low - 0.05]]), colour
+        )
 
 
 def _draw_headband(c: Canvas, face: Face, rng: np.random.Generator) -> None:
@@ -423,8 +484,9 @@ def _draw_headband(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     else:
         x = _pick(rng, (-0.7, 0.7))
         for t in range(0, 360, 72):
-            c.ellipse(x + 0.13 * math.cos(math.radians(t)), -0.75 * h + 0.13 * math.sin(math.radians(t)),
-                      0.11, 0.11, colour)
+            c.ellipse(
+                x + 0.13 * math.cos(math.radians(t)), -0.75 * h + 0.13 * math.sin(math.radians(t)), 0.11, 0.11, colour
+            )
         c.ellipse(x, -0.75 * h, 0.07, 0.07, palette_colour(rng))
 
 
@@ -432,8 +494,11 @@ def _draw_headband(c: Canvas, face: Face, rng: np.random.Generator) -> None:
 def _eye_patch(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     side = _pick(rng, (-1, 1))
     colour = _shade(palette_colour(rng), rng.uniform(0.2, 1.0))
-    c.line(np.array([[-1.0, face.eye_y - 0.45], [side * face.eye_dx, face.eye_y], [1.0 * side, face.eye_y + 0.05]]),
-           colour, 0.035)
+    c.line(
+        np.array([[-1.0, face.eye_y - 0.45], [side * face.eye_dx, face.eye_y], [1.0 * side, face.eye_y + 0.05]]),
+        colour,
+        0.035,
+    )
     c.ellipse(side * face.eye_dx, face.eye_y + 0.02, 0.22, 0.18, colour)
 
 
@@ -448,16 +513,22 @@ def _face_mask(c: Canvas, face: Face, rng: np.random.Generator) -> None:
 def _full_beard(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     h = face.height
     colour = _shade(face.hair, rng.uniform(0.7, 1.1))
-    c.polygon(np.vstack([_arc(0, 0, 1.02, h, 0, 180, 16) * [face.jaw, 1.08], [[-1.0, face.eye_y + 0.35],
-                         [1.0, face.eye_y + 0.35]]]), colour)
+    c.polygon(
+        np.vstack(
+            [_arc(0, 0, 1.02, h, 0, 180, 16) * [face.jaw, 1.08], [[-1.0, face.eye_y + 0.35], [1.0, face.eye_y + 0.35]]]
+        ),
+        colour,
+    )
     c.ellipse(0, face.eye_y + 0.72, 0.2, 0.07, _shade(face.skin, 0.6))
 
 
 def _mustache(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     y = face.eye_y + rng.uniform(0.5, 0.56)
     colour = _shade(face.hair, rng.uniform(0.6, 1.0))
-    c.polygon(np.array([[0, y - 0.05], [0.38, y + 0.02], [0.3, y + 0.1], [0, y + 0.04], [-0.3, y + 0.1],
-                        [-0.38, y + 0.02]]), colour)
+    c.polygon(
+        np.array([[0, y - 0.05], [0.38, y + 0.02], [0.3, y + 0.1], [0, y + 0.04], [-0.3, y + 0.1], [-0.38, y + 0.02]]),
+        colour,
+    )
 
 
 def _headphones(c: Canvas, face: Face, rng: np.random.Generator) -> None:
@@ -492,8 +563,12 @@ def _sleep_mask(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     colour = palette_colour(rng)
     y, half = face.eye_y + rng.uniform(-0.02, 0.04), rng.uniform(0.18, 0.27)
     c.line(np.array([[-1.05, y - 0.12], [1.05, y - 0.12]]), _shade(colour, 0.7), 0.05)  # strap
-    c.polygon(np.vstack([_arc(-0.48, y, 0.52, half, 90, 270, 10), _arc(0.48, y, 0.52, half, -90, 90, 10)]),
-              colour, outline=palette_colour(rng) if rng.random() < 0.5 else None, width=0.04)
+    c.polygon(
+        np.vstack([_arc(-0.48, y, 0.52, half, 90, 270, 10), _arc(0.48, y, 0.52, half, -90, 90, 10)]),
+        colour,
+        outline=palette_colour(rng) if rng.random() < 0.5 else None,
+        width=0.04,
+    )
 
 
 def _face_paint(c: Canvas, face: Face, rng: np.random.Generator) -> None:
@@ -515,8 +590,14 @@ def _headscarf(c: Canvas, face: Face, rng: np.random.Generator) -> None:
     h, colour = face.height, palette_colour(rng)
     front = -h * rng.uniform(0.35, 0.55)  # where it meets the forehead
     depth = 0.15 * h - front
-    outline = np.vstack([_arc(0, 0.05 * h, 1.2, h * 1.12, 180, 360, 18), [[1.12, 0.75 * h]],
-                         _arc(0, 0.15 * h, 0.9, depth, 60, -240, 20), [[-1.12, 0.75 * h]]])
+    outline = np.vstack(
+        [
+            _arc(0, 0.05 * h, 1.2, h * 1.12, 180, 360, 18),
+            [[1.12, 0.75 * h]],
+            _arc(0, 0.15 * h, 0.9, depth, 60, -240, 20),
+            [[-1.12, 0.75 * h]],
+        ]
+    )
     c.polygon(outline, colour)
     if rng.random() < 0.6:  # knot under the chin
         c.ellipse(0, h * 1.02, 0.16, 0.12, _shade(colour, 0.85))
@@ -595,15 +676,23 @@ def _photograph(image: Image.Image, rng: np.random.Generator) -> np.ndarray:
 #: fractions of the image side, its tilt in units of 30 degrees, the hair style and expression
 #: (indices into ``HAIR_STYLES`` and ``EXPRESSIONS``), the hair colour (red, green, blue, 0..1)
 #: and the second accessory (set by the task that draws one; -1 for none).
-PORTRAIT_ATTRIBUTES = np.dtype([
-    ("face_x", np.float32), ("face_y", np.float32), ("face_half_width", np.float32), ("tilt", np.float32),
-    ("hair_style", np.int8), ("expression", np.int8), ("hair_colour", np.float32, (3,)),
-    ("second_accessory", np.int8),
-])
+PORTRAIT_ATTRIBUTES = np.dtype(
+    [
+        ("face_x", np.float32),
+        ("face_y", np.float32),
+        ("face_half_width", np.float32),
+        ("tilt", np.float32),
+        ("hair_style", np.int8),
+        ("expression", np.int8),
+        ("hair_colour", np.float32, (3,)),
+        ("second_accessory", np.int8),
+    ]
+)
 
 
-def render_portrait(rng: np.random.Generator, size: int, accessory: str,
-                    distractor: str | None = None) -> tuple[np.ndarray, np.void]:
+def render_portrait(
+    rng: np.random.Generator, size: int, accessory: str, distractor: str | None = None
+) -> tuple[np.ndarray, np.void]:
     """Draw one portrait wearing ``accessory`` (and an optional ``distractor``), both names in ``ACCESSORIES``.
 
     Returns

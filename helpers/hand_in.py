@@ -48,8 +48,10 @@ def _plain(value: Any, name: str) -> Any:
         return [_plain(item, f"{name}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, dict) and all(isinstance(key, str) for key in value):
         return {key: _plain(item, f"{name}[{key!r}]") for key, item in value.items()}
-    raise TypeError(f"hand_in cannot hand in {name} = {type(value).__name__}: pass a Keras model, a History, "
-                    "an array, or str/bool/int/float values (and lists or dicts of them)")
+    raise TypeError(
+        f"hand_in cannot hand in {name} = {type(value).__name__}: pass a Keras model, a History, "
+        "an array, or str/bool/int/float values (and lists or dicts of them)"
+    )
 
 
 def _kind(value: Any, name: str) -> str:
@@ -110,8 +112,10 @@ def hand_in(step: str, **values: Any) -> Path | None:
             value.save(staging / f"{name}.keras")
             index[name] = {"kind": kind, "file": f"{name}.keras"}
         elif kind == "history":
-            index[name] = {"kind": kind, "value": {"history": _plain(value.history, name),
-                                                   "params": _plain(dict(value.params), name)}}
+            index[name] = {
+                "kind": kind,
+                "value": {"history": _plain(value.history, name), "params": _plain(dict(value.params), name)},
+            }
         elif kind == "npy":
             np.save(staging / f"{name}.npy", np.asarray(keras.ops.convert_to_numpy(value)), allow_pickle=False)
             index[name] = {"kind": kind, "file": f"{name}.npy"}

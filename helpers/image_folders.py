@@ -37,9 +37,15 @@ MAX_PIXELS = 4096 * 4096
 SHRINK_TO = 1024
 
 
-def export_image_folder(images: np.ndarray, labels: np.ndarray, directory: str | os.PathLike,
-                        class_names: tuple[str, ...] = TARGET_CLASSES, *, quality: int = 95,
-                        exist_ok: bool = False) -> Path:
+def export_image_folder(
+    images: np.ndarray,
+    labels: np.ndarray,
+    directory: str | os.PathLike,
+    class_names: tuple[str, ...] = TARGET_CLASSES,
+    *,
+    quality: int = 95,
+    exist_ok: bool = False,
+) -> Path:
     """Write images as JPEG files in one folder per class, the layout real photo sets come in.
 
     Parameters
@@ -87,8 +93,9 @@ def export_image_folder(images: np.ndarray, labels: np.ndarray, directory: str |
     return root
 
 
-def sunglasses_vs_hat_folder(n_images: int = 500, *, seed: int = 0, directory: str | os.PathLike | None = None,
-                             image_size: int = IMAGE_SIZE) -> Path:
+def sunglasses_vs_hat_folder(
+    n_images: int = 500, *, seed: int = 0, directory: str | os.PathLike | None = None, image_size: int = IMAGE_SIZE
+) -> Path:
     """The offline sunglasses-vs-hat photos as a folder of JPEG files, one subfolder per class.
 
     Made once and reused: the folder is written beside its final place and renamed when complete,
@@ -123,8 +130,9 @@ def sunglasses_vs_hat_folder(n_images: int = 500, *, seed: int = 0, directory: s
     if len(list(target.glob("*/*.jpg"))) == n_images:
         return target
     if target.exists() and any(target.iterdir()):
-        raise FileExistsError(f"{target} holds something other than {n_images} course images; remove it or "
-                              f"pass another directory")
+        raise FileExistsError(
+            f"{target} holds something other than {n_images} course images; remove it or pass another directory"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     images, labels = make_sunglasses_vs_hat(n_images, seed=seed, image_size=image_size)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as scratch:
@@ -155,8 +163,10 @@ class FolderReport:
         counts = ", ".join(f"{name}: {len(files)}" for name, files in self.classes.items())
         lines = [f"{self.root}: {self.n_images} images in {len(self.classes)} classes ({counts})"]
         if self.converted:
-            lines.append(f"{len(self.converted)} converted to 8-bit RGB first, e.g. "
-                         f"{self.converted[0][0].name} ({self.converted[0][1]})")
+            lines.append(
+                f"{len(self.converted)} converted to 8-bit RGB first, e.g. "
+                f"{self.converted[0][0].name} ({self.converted[0][1]})"
+            )
         if self.skipped:
             lines.append(f"{len(self.skipped)} files skipped, e.g. {self.skipped[0][0]} ({self.skipped[0][1]})")
         return "\n".join(lines)
@@ -198,8 +208,7 @@ def inspect_image_folder(directory: str | os.PathLike) -> FolderReport:
     4
     """
     root = Path(directory)
-    layout = (f"Put the images in one subfolder per class, for example {root}/hat/*.jpg and "
-              f"{root}/sunglasses/*.jpg.")
+    layout = f"Put the images in one subfolder per class, for example {root}/hat/*.jpg and {root}/sunglasses/*.jpg."
     if not root.exists():
         raise FileNotFoundError(f"There is no folder {root}. {layout}")
     if not root.is_dir():
@@ -214,10 +223,13 @@ def inspect_image_folder(directory: str | os.PathLike) -> FolderReport:
     if len(folders) == 1:
         inner = [p for p in folders[0].iterdir() if p.is_dir() and not p.name.startswith(".")]
         if inner:
-            raise ValueError(f"{root} holds a single folder, {folders[0].name!r}, which holds the class "
-                             f"folders: load {folders[0]} instead.")
-        raise ValueError(f"{root} has a single class folder, {folders[0].name!r}: a classifier needs "
-                         f"at least two. {layout}")
+            raise ValueError(
+                f"{root} holds a single folder, {folders[0].name!r}, which holds the class "
+                f"folders: load {folders[0]} instead."
+            )
+        raise ValueError(
+            f"{root} has a single class folder, {folders[0].name!r}: a classifier needs at least two. {layout}"
+        )
     report = FolderReport(root)
     report.skipped += [(p, "not inside a class folder") for p in loose]
     for folder in folders:
@@ -269,8 +281,15 @@ def _clean_copy(report: FolderReport, cache_dir: Path) -> Path:
     return target
 
 
-def load_image_folder(directory: str | os.PathLike, *, image_size: int = IMAGE_SIZE, batch_size: int = 32,
-                      validation_split: float = 0.2, seed: int = 0, cache_dir: str | os.PathLike | None = None):
+def load_image_folder(
+    directory: str | os.PathLike,
+    *,
+    image_size: int = IMAGE_SIZE,
+    batch_size: int = 32,
+    validation_split: float = 0.2,
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+):
     """Load ``directory/<class>/<image>`` as training and validation ``tf.data.Dataset`` s.
 
     A thin layer over ``keras.utils.image_dataset_from_directory``: the folder is checked first
@@ -314,23 +333,36 @@ def load_image_folder(directory: str | os.PathLike, *, image_size: int = IMAGE_S
         raise ValueError(f"validation_split must be strictly between 0 and 1, got {validation_split}")
     report = inspect_image_folder(directory)
     if report.skipped:
-        warnings.warn(f"{len(report.skipped)} files skipped while loading {report.root}:\n" + "\n".join(
-            f"  {path}: {reason}" for path, reason in report.skipped[:10]) + (
-            f"\n  ... and {len(report.skipped) - 10} more" if len(report.skipped) > 10 else ""), stacklevel=2)
+        warnings.warn(
+            f"{len(report.skipped)} files skipped while loading {report.root}:\n"
+            + "\n".join(f"  {path}: {reason}" for path, reason in report.skipped[:10])
+            + (f"\n  ... and {len(report.skipped) - 10} more" if len(report.skipped) > 10 else ""),
+            stacklevel=2,
+        )
     source = report.root
     if report.skipped or report.converted:
         cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "course-clean-images"
         source = _clean_copy(report, cache)
         if report.converted:
-            warnings.warn(f"{len(report.converted)} images converted to 8-bit RGB in {source}, e.g. "
-                          f"{report.converted[0][0].name} ({report.converted[0][1]})", stacklevel=2)
+            warnings.warn(
+                f"{len(report.converted)} images converted to 8-bit RGB in {source}, e.g. "
+                f"{report.converted[0][0].name} ({report.converted[0][1]})",
+                stacklevel=2,
+            )
     smallest = min(len(files) for files in report.classes.values())
     if report.n_images * validation_split < 1 or smallest < 2:
-        raise ValueError(f"{report.summary()}\nToo few images to hold out a validation set: add images "
-                         f"(at least 2 per class) or lower validation_split.")
+        raise ValueError(
+            f"{report.summary()}\nToo few images to hold out a validation set: add images "
+            f"(at least 2 per class) or lower validation_split."
+        )
     train, validation = keras.utils.image_dataset_from_directory(
-        source, validation_split=validation_split, subset="both", seed=seed, image_size=(image_size, image_size),
-        batch_size=batch_size, label_mode="int",
+        source,
+        validation_split=validation_split,
+        subset="both",
+        seed=seed,
+        image_size=(image_size, image_size),
+        batch_size=batch_size,
+        label_mode="int",
     )
     return train, validation
 
@@ -352,8 +384,9 @@ def dataset_to_arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(images), np.concatenate(labels)
 
 
-def course_images(n_train: int, n_test: int, *, photos: str | os.PathLike | None = None, seed: int = 0,
-                  image_size: int = IMAGE_SIZE):
+def course_images(
+    n_train: int, n_test: int, *, photos: str | os.PathLike | None = None, seed: int = 0, image_size: int = IMAGE_SIZE
+):
     """Training and test images for a notebook: generated offline, or your own photos.
 
     Parameters

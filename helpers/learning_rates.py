@@ -38,15 +38,24 @@ def layer_groups(model: keras.Model, n_groups: int = 3, *, trainable_only: bool 
     if n_groups == 1:
         return [[name for names in base for name in names] + head]
     if len(base) < n_groups - 1:
-        raise ValueError(f"Cannot split {len(base)} trainable base blocks into {n_groups - 1} groups; unfreeze "
-                         f"more blocks or ask for fewer groups (at most {len(base) + 1}).")
+        raise ValueError(
+            f"Cannot split {len(base)} trainable base blocks into {n_groups - 1} groups; unfreeze "
+            f"more blocks or ask for fewer groups (at most {len(base) + 1})."
+        )
     bounds = np.linspace(0, len(base), n_groups, dtype=int)
     split = [[name for names in base[a:b] for name in names] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     return [*split, head] if head else split
 
 
-def differential_optimizer(model: keras.Model, learning_rate: float, *, factor: float = 3.0, n_groups: int = 3,
-                           groups: list[list[str]] | None = None, optimizer: str = "adam"):
+def differential_optimizer(
+    model: keras.Model,
+    learning_rate: float,
+    *,
+    factor: float = 3.0,
+    n_groups: int = 3,
+    groups: list[list[str]] | None = None,
+    optimizer: str = "adam",
+):
     """A ``keras.optimizers.MultiOptimizer`` giving each earlier layer group a ``factor`` times smaller rate.
 
     The last group (the head) trains at ``learning_rate``, the one before at
@@ -91,8 +100,9 @@ def differential_optimizer(model: keras.Model, learning_rate: float, *, factor: 
     variables = {v.path: v for v in model.trainable_variables}
     owner = {}
     rates = []
-    opt_map = keras.optimizers.OptimizerMap(default_optimizer=keras.optimizers.get(
-        {"class_name": optimizer, "config": {"learning_rate": 0.0}}))
+    opt_map = keras.optimizers.OptimizerMap(
+        default_optimizer=keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": 0.0}})
+    )
     for index, names in enumerate(groups):
         if not names:
             raise ValueError(f"layer group {index} is empty")
@@ -100,8 +110,10 @@ def differential_optimizer(model: keras.Model, learning_rate: float, *, factor: 
         pattern = "(" + "|".join(re.escape(name) for name in names) + ")/.*"
         matched = [path for path in variables if re.fullmatch(pattern, path)]
         if not matched:
-            raise ValueError(f"layer group {index} ({', '.join(names[:4])}...) matches no trainable variable: "
-                             "are those layers frozen, or misnamed? Known layers: use model.summary()")
+            raise ValueError(
+                f"layer group {index} ({', '.join(names[:4])}...) matches no trainable variable: "
+                "are those layers frozen, or misnamed? Known layers: use model.summary()"
+            )
         for path in matched:
             if path in owner:
                 raise ValueError(f"variable {path} is in layer groups {owner[path]} and {index}")
@@ -110,6 +122,8 @@ def differential_optimizer(model: keras.Model, learning_rate: float, *, factor: 
         rates.append((names, rate))
     orphans = sorted(set(variables) - set(owner))
     if orphans:
-        raise ValueError(f"{len(orphans)} trainable variables are in no layer group, e.g. {orphans[:3]}; they would "
-                         "silently train at the default rate. Add their layers to a group, or freeze them.")
+        raise ValueError(
+            f"{len(orphans)} trainable variables are in no layer group, e.g. {orphans[:3]}; they would "
+            "silently train at the default rate. Add their layers to a group, or freeze them."
+        )
     return keras.optimizers.MultiOptimizer(opt_map), rates

@@ -50,8 +50,14 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def build_base(image_size: int = IMAGE_SIZE, *, weights: str | None = None, pooling: str | None = None,
-               bn_momentum: float | None = None, name: str = "base"):
+def build_base(
+    image_size: int = IMAGE_SIZE,
+    *,
+    weights: str | None = None,
+    pooling: str | None = None,
+    bn_momentum: float | None = None,
+    name: str = "base",
+):
     """MobileNetV2 without its top, preceded by its own preprocessing; no weights loaded but ImageNet's.
 
     ``bn_momentum`` overrides the BatchNorm momentum (Keras' 0.999 leaves moving statistics
@@ -66,8 +72,12 @@ def build_base(image_size: int = IMAGE_SIZE, *, weights: str | None = None, pool
     # MobileNetV2's preprocess_input, as a layer: [0, 255] -> [-1, 1]
     scaled = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")(inputs)
     net = keras.applications.MobileNetV2(
-        input_tensor=scaled, input_shape=(image_size, image_size, 3), include_top=False, weights=weights,
-        alpha=ALPHA, pooling=pooling,
+        input_tensor=scaled,
+        input_shape=(image_size, image_size, 3),
+        include_top=False,
+        weights=weights,
+        alpha=ALPHA,
+        pooling=pooling,
     )
     base = keras.Model(inputs, net.output, name=name)
     if bn_momentum is not None:
@@ -193,7 +203,7 @@ def _batches(images, batch_size: int):
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must have shape (n, height, width, 3), got {images.shape}")
     for start in range(0, len(images), batch_size):
-        yield images[start:start + batch_size].astype(np.float32)
+        yield images[start : start + batch_size].astype(np.float32)
 
 
 def small_cnn(n_classes: int, image_size: int, *, width: int = 32, dropout: float = 0.3) -> keras.Model:
@@ -204,14 +214,23 @@ def small_cnn(n_classes: int, image_size: int, *, width: int = 32, dropout: floa
     >>> small_cnn(2, 96).output_shape
     (None, 2)
     """
-    layers = [keras.Input((image_size, image_size, 3)), keras.layers.Rescaling(1 / 255),
-              keras.layers.Conv2D(width, 5, strides=2, padding="same", activation="relu", name="stem")]
+    layers = [
+        keras.Input((image_size, image_size, 3)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(width, 5, strides=2, padding="same", activation="relu", name="stem"),
+    ]
     for i, filters in enumerate((width, width * 2, width * 4, width * 4)):
-        layers += [keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}"),
-                   keras.layers.BatchNormalization(name=f"bn{i + 1}"), keras.layers.ReLU(),
-                   keras.layers.MaxPooling2D()]
-    layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dropout(dropout),
-               keras.layers.Dense(n_classes, name="logits")]
+        layers += [
+            keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}"),
+            keras.layers.BatchNormalization(name=f"bn{i + 1}"),
+            keras.layers.ReLU(),
+            keras.layers.MaxPooling2D(),
+        ]
+    layers += [
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dropout(dropout),
+        keras.layers.Dense(n_classes, name="logits"),
+    ]
     return keras.Sequential(layers, name="scratch_cnn")
 
 

@@ -1,5 +1,7 @@
-"""Plots for the course. Every function draws on a given matplotlib ``Axes`` (or a new one),
-returns it, and works headless."""
+"""The course's plots: images, training curves, kernels, feature maps, embeddings and heatmaps.
+
+Every function draws on a given matplotlib ``Axes`` (or a new one), returns it, and works headless.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +26,17 @@ def _axes(ax=None, figsize=(6, 4)):
     return ax
 
 
-def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class_names: Sequence[str] = (),
-               predictions: Sequence[int] | None = None, confidences: Sequence[float] | None = None,
-               columns: int = 8, ax=None, title: str | None = None):
+def image_grid(
+    images: np.ndarray,
+    labels: Sequence[int] | None = None,
+    *,
+    class_names: Sequence[str] = (),
+    predictions: Sequence[int] | None = None,
+    confidences: Sequence[float] | None = None,
+    columns: int = 8,
+    ax=None,
+    title: str | None = None,
+):
     """Show images in a grid, with their labels; with ``predictions``, mistakes are framed in red.
 
     Parameters
@@ -62,8 +72,10 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class
         raise ValueError(f"images must have shape (n, height, width, 3), got {images.shape}")
     n, h, w, _ = images.shape
     if confidences is not None and (predictions is None or len(confidences) != n):
-        raise ValueError(f"confidences need predictions and one value per image ({n}), got "
-                         f"{None if confidences is None else len(confidences)}")
+        raise ValueError(
+            f"confidences need predictions and one value per image ({n}), got "
+            f"{None if confidences is None else len(confidences)}"
+        )
     rows = int(np.ceil(n / columns))
     pad = max(2, h // 16)
     label_space = (h // 4) if labels is not None else 0
@@ -79,11 +91,11 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class
     for k in range(n):
         r, c = divmod(k, columns)
         y0, x0 = r * cell_h, c * cell_w
-        canvas[y0:y0 + h, x0:x0 + w] = images[k].astype(np.uint8)
+        canvas[y0 : y0 + h, x0 : x0 + w] = images[k].astype(np.uint8)
         if predictions is not None and labels is not None and predictions[k] != labels[k]:
             wrong.append(k)
-            canvas[y0:y0 + h, x0:x0 + 2] = canvas[y0:y0 + h, x0 + w - 2:x0 + w] = (220, 30, 30)
-            canvas[y0:y0 + 2, x0:x0 + w] = canvas[y0 + h - 2:y0 + h, x0:x0 + w] = (220, 30, 30)
+            canvas[y0 : y0 + h, x0 : x0 + 2] = canvas[y0 : y0 + h, x0 + w - 2 : x0 + w] = (220, 30, 30)
+            canvas[y0 : y0 + 2, x0 : x0 + w] = canvas[y0 + h - 2 : y0 + h, x0 : x0 + w] = (220, 30, 30)
     ax.imshow(canvas, interpolation="nearest")
     if labels is not None:
         for k in range(n):
@@ -93,8 +105,15 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, *, class
                 text = f"{name(predictions[k])}" if k in wrong else text
             if confidences is not None:
                 text = f"{name(predictions[k])} {float(confidences[k]):.0%}"
-            ax.text(c * cell_w + w / 2, r * cell_h + h + label_space * 0.55, text, ha="center", va="center",
-                    fontsize=7, color="#d01c1c" if k in wrong else "black")
+            ax.text(
+                c * cell_w + w / 2,
+                r * cell_h + h + label_space * 0.55,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="#d01c1c" if k in wrong else "black",
+            )
     ax.set_axis_off()
     if title:
         ax.set_title(title)
@@ -123,8 +142,9 @@ def training_curves(histories: dict, *, metric: str = "accuracy", ax=None, mark_
             if mark_best and "val_loss" in h:
                 best = best_epoch(h)
                 ax.axvline(best + 1, color=colour, ls=":", lw=1)
-                ax.plot(best + 1, h[f"val_{metric}"][best], "*", color=colour, ms=12,
-                        label=f"{name}: best epoch {best + 1}")
+                ax.plot(
+                    best + 1, h[f"val_{metric}"][best], "*", color=colour, ms=12, label=f"{name}: best epoch {best + 1}"
+                )
     ax.set(xlabel="epoch", ylabel=metric)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
@@ -158,12 +178,25 @@ def phase_curves(phases: dict, *, metric: str = "accuracy", ax=None):
             ax.plot(epochs, h[f"val_{metric}"], "-", color=colour, label=f"{name} (validation)")
             if "val_loss" in h:
                 best = best_epoch(h)
-                ax.plot(epochs[best], h[f"val_{metric}"][best], "*", color=colour, ms=12,
-                        label=f"{name}: best epoch {epochs[best]}")
+                ax.plot(
+                    epochs[best],
+                    h[f"val_{metric}"][best],
+                    "*",
+                    color=colour,
+                    ms=12,
+                    label=f"{name}: best epoch {epochs[best]}",
+                )
         if start:
             ax.axvline(start + 0.5, color="grey", ls=":", lw=1)
-            ax.annotate(f"{name} starts", (start + 0.5, 1), xycoords=("data", "axes fraction"),
-                        xytext=(3, -12), textcoords="offset points", fontsize=8, color="grey")
+            ax.annotate(
+                f"{name} starts",
+                (start + 0.5, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -12),
+                textcoords="offset points",
+                fontsize=8,
+                color="grey",
+            )
         start += len(h[metric])
     ax.set(xlabel="epoch (all phases)", ylabel=metric)
     ax.legend(fontsize=8)
@@ -213,8 +246,12 @@ def feature_maps(model, image, layer: str, *, channels: int = 16, columns: int =
     grey = ((maps - low) / (high - low + 1e-12) * 255).astype(np.uint8)
     scale = max(1, 48 // grey.shape[1])
     grey = np.repeat(np.repeat(grey, scale, axis=1), scale, axis=2)
-    ax = image_grid(np.repeat(grey[..., None], 3, axis=-1), columns=columns, ax=ax,
-                    title=f"{layer}: {maps.shape[1]}x{maps.shape[2]} maps, first {len(maps)} channels")
+    ax = image_grid(
+        np.repeat(grey[..., None], 3, axis=-1),
+        columns=columns,
+        ax=ax,
+        title=f"{layer}: {maps.shape[1]}x{maps.shape[2]} maps, first {len(maps)} channels",
+    )
     return ax
 
 
@@ -228,13 +265,22 @@ def confusion_matrix(y_true, y_pred, class_names: Sequence[str] = (), *, ax=None
     """
     ax = _axes(ax, figsize=(4, 4))
     labels = list(range(len(class_names))) if class_names else None
-    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, display_labels=list(class_names) or None,
-                                            ax=ax, colorbar=False, cmap="Blues")
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=labels, display_labels=list(class_names) or None, ax=ax, colorbar=False, cmap="Blues"
+    )
     return ax
 
 
-def embedding(features, labels, class_names: Sequence[str] = (), *, method: str = "pca", ax=None,
-              title: str | None = None, seed: int = 0):
+def embedding(
+    features,
+    labels,
+    class_names: Sequence[str] = (),
+    *,
+    method: str = "pca",
+    ax=None,
+    title: str | None = None,
+    seed: int = 0,
+):
     """Features projected to 2-D (``"pca"`` or ``"tsne"``), one colour per class.
 
     Examples
@@ -261,8 +307,16 @@ def embedding(features, labels, class_names: Sequence[str] = (), *, method: str 
     return ax
 
 
-def heatmap_overlay(images, heatmaps, *, columns: int = 4, alpha: float = 0.45, ax=None, title: str | None = None,
-                    labels: Sequence[str] | None = None):
+def heatmap_overlay(
+    images,
+    heatmaps,
+    *,
+    columns: int = 4,
+    alpha: float = 0.45,
+    ax=None,
+    title: str | None = None,
+    labels: Sequence[str] | None = None,
+):
     """Images with a heatmap (Grad-CAM or saliency, values 0..1) laid over each.
 
     Examples
@@ -281,8 +335,14 @@ def heatmap_overlay(images, heatmaps, *, columns: int = 4, alpha: float = 0.45, 
         pad = max(2, h // 16)
         for k, text in enumerate(labels):
             r, c = divmod(k, min(columns, len(blended)))
-            ax.text(c * (w + pad) + 3, r * (h + pad) + 10, text, color="white", fontsize=7,
-                    bbox={"facecolor": "black", "alpha": 0.5, "pad": 1})
+            ax.text(
+                c * (w + pad) + 3,
+                r * (h + pad) + 10,
+                text,
+                color="white",
+                fontsize=7,
+                bbox={"facecolor": "black", "alpha": 0.5, "pad": 1},
+            )
     return ax
 
 

@@ -106,17 +106,33 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
     classify = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
-        loss={"accessory": classify, "second": classify, "hair_style": classify, "expression": classify,
-              "geometry": "mse", "hair_colour": "mse"},
-        loss_weights={"accessory": 1.0, "second": 1.0, "hair_style": 0.3, "expression": 0.3, "geometry": 1.0,
-                      "hair_colour": 3.0},
+        loss={
+            "accessory": classify,
+            "second": classify,
+            "hair_style": classify,
+            "expression": classify,
+            "geometry": "mse",
+            "hair_colour": "mse",
+        },
+        loss_weights={
+            "accessory": 1.0,
+            "second": 1.0,
+            "hair_style": 0.3,
+            "expression": 0.3,
+            "geometry": 1.0,
+            "hair_colour": 3.0,
+        },
         metrics={"accessory": "accuracy"},
     )
     a_train, a_val = _columns(a_train), _columns(a_val)
     centre, spread = a_train["geometry"].mean(axis=0), a_train["geometry"].std(axis=0) + 1e-6
-    history = model.fit(_mirrored_batches(x_train, y_train, a_train, centre, spread, config),
-                        validation_data=_batches(x_val, y_val, a_val, centre, spread, config.batch_size),
-                        epochs=config.epochs, shuffle=False, verbose=verbose)  # the batches are shuffled
+    history = model.fit(
+        _mirrored_batches(x_train, y_train, a_train, centre, spread, config),
+        validation_data=_batches(x_val, y_val, a_val, centre, spread, config.batch_size),
+        epochs=config.epochs,
+        shuffle=False,
+        verbose=verbose,
+    )  # the batches are shuffled
     trained = time.perf_counter()
     # Inference mode (moving BatchNorm statistics), which is how the base is used afterwards.
     predictions = model.predict(x_val, batch_size=256, verbose=0)["accessory"].argmax(axis=1)
@@ -127,16 +143,21 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
     card = {
         "architecture": f"keras.applications.MobileNetV2(alpha={ALPHA}, include_top=False)",
         "input": f"{config.image_size}x{config.image_size}x3, values 0..255 (preprocessing inside the model)",
-        "source_task": {"classes": list(SOURCE_CLASSES), "generator": "helpers.tasks.make_source_task",
-                        "side_objectives": ["second accessory", "face geometry", "hair style", "hair colour",
-                                            "expression"]},
+        "source_task": {
+            "classes": list(SOURCE_CLASSES),
+            "generator": "helpers.tasks.make_source_task",
+            "side_objectives": ["second accessory", "face geometry", "hair style", "hair colour", "expression"],
+        },
         "config": asdict(config),
         "source_validation_accuracy": round(accuracy, 4),
         "chance_accuracy": round(1 / len(SOURCE_CLASSES), 4),
         "train_accuracy_last_epoch": round(float(history.history["accessory_accuracy"][-1]), 4),
         "seconds": {"drawing": round(drawn - started, 1), "training": round(trained - drawn, 1)},
-        "versions": {"keras": keras.__version__, "backend": keras.backend.backend(),
-                     "python": platform.python_version()},
+        "versions": {
+            "keras": keras.__version__,
+            "backend": keras.backend.backend(),
+            "python": platform.python_version(),
+        },
         "sha256": sha256_of(weights),
     }
     (out_dir / BUNDLED_CARD.name).write_text(json.dumps(card, indent=2) + "\n")
@@ -145,18 +166,25 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
 
 def _columns(attributes: np.ndarray) -> dict[str, np.ndarray]:
     """The attributes the heads learn, by name, as float32 columns a ``tf.data`` pipeline can slice."""
-    return {"geometry": np.stack([attributes[name] for name in GEOMETRY], axis=1).astype(np.float32),
-            "hair_style": attributes["hair_style"].astype(np.int32),
-            "expression": attributes["expression"].astype(np.int32),
-            "hair_colour": attributes["hair_colour"].astype(np.float32),
-            "second_accessory": attributes["second_accessory"].astype(np.int32)}
+    return {
+        "geometry": np.stack([attributes[name] for name in GEOMETRY], axis=1).astype(np.float32),
+        "hair_style": attributes["hair_style"].astype(np.int32),
+        "expression": attributes["expression"].astype(np.int32),
+        "hair_colour": attributes["hair_colour"].astype(np.float32),
+        "second_accessory": attributes["second_accessory"].astype(np.int32),
+    }
 
 
 def _targets(labels, attributes: dict, centre, spread) -> dict:
     """The six objectives of one batch, from the labels and the attribute columns."""
-    return {"accessory": labels, "hair_style": attributes["hair_style"], "expression": attributes["expression"],
-            "geometry": (attributes["geometry"] - centre) / spread, "hair_colour": attributes["hair_colour"],
-            "second": attributes["second_accessory"] + 1}  # -1 (none) becomes class 0
+    return {
+        "accessory": labels,
+        "hair_style": attributes["hair_style"],
+        "expression": attributes["expression"],
+        "geometry": (attributes["geometry"] - centre) / spread,
+        "hair_colour": attributes["hair_colour"],
+        "second": attributes["second_accessory"] + 1,
+    }  # -1 (none) becomes class 0
 
 
 def _batches(images, labels, attributes: dict, centre, spread, batch_size: int):
@@ -190,8 +218,9 @@ def _mirrored_batches(images, labels, attributes: dict, centre, spread, config: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.pretrain",
-                                     description="Pretrain the bundled base on the source task.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.pretrain", description="Pretrain the bundled base on the source task."
+    )
     defaults = PretrainConfig()
     parser.add_argument("--out", default=str(BUNDLED_WEIGHTS.parent), help="folder for the weights and card")
     parser.add_argument("--tiny", action="store_true", help="a seconds-long run that proves the pipeline")

@@ -63,8 +63,9 @@ class Trained:
         return float((self.predict(images) == np.asarray(labels)).mean())
 
 
-def split_validation(images: np.ndarray, labels: np.ndarray, validation_split: float, *,
-                     seed: int = 0) -> tuple[np.ndarray, ...]:
+def split_validation(
+    images: np.ndarray, labels: np.ndarray, validation_split: float, *, seed: int = 0
+) -> tuple[np.ndarray, ...]:
     """Hold out a stratified ``validation_split`` of the images (at least two): the one split every strategy uses.
 
     Returns ``train_images, train_labels, val_images, val_labels``; with ``validation_split=0``
@@ -87,12 +88,15 @@ def split_validation(images: np.ndarray, labels: np.ndarray, validation_split: f
         return images, labels, images[:0], labels[:0]
     n_val = max(2, math.floor(len(images) * validation_split + 1e-9))
     if len(images) - n_val < 2:
-        raise ValueError(f"{len(images)} images are too few to hold out {n_val} for validation and still "
-                         "train on two: add images or lower validation_split")
+        raise ValueError(
+            f"{len(images)} images are too few to hold out {n_val} for validation and still "
+            "train on two: add images or lower validation_split"
+        )
     counts = np.bincount(labels)
     stratify = labels if counts[counts > 0].min() >= 2 and n_val >= np.count_nonzero(counts) else None
-    x_train, x_val, y_train, y_val = train_test_split(images, labels, test_size=n_val, random_state=seed,
-                                                      stratify=stratify)
+    x_train, x_val, y_train, y_val = train_test_split(
+        images, labels, test_size=n_val, random_state=seed, stratify=stratify
+    )
     return x_train, y_train, x_val, y_val
 
 
@@ -110,8 +114,10 @@ def _validated(trained: Trained, val_images: np.ndarray, val_labels: np.ndarray)
 
 def _needs_validation(name: str, validation_split: float) -> None:
     if not 0 < validation_split < 1:
-        raise ValueError(f"{name} picks its best epoch on held-out images: validation_split must be strictly "
-                         f"between 0 and 1, got {validation_split}")
+        raise ValueError(
+            f"{name} picks its best epoch on held-out images: validation_split must be strictly "
+            f"between 0 and 1, got {validation_split}"
+        )
 
 
 def _views(mirror: bool) -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
@@ -133,8 +139,14 @@ def _keras_predict(model: keras.Model, *, mirror: bool, batch_size: int = 32) ->
     return predict
 
 
-def pixels_logreg(images: np.ndarray, labels: np.ndarray, *, validation_split: float = 0.0, seed: int = 0,
-                  cs: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)) -> Trained:
+def pixels_logreg(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    validation_split: float = 0.0,
+    seed: int = 0,
+    cs: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1),
+) -> Trained:
     """Logistic regression on raw pixels, its regularisation chosen by 5-fold cross-validation.
 
     Cross-validation needs no held-out images, so by default all of them train.
@@ -154,15 +166,30 @@ def pixels_logreg(images: np.ndarray, labels: np.ndarray, *, validation_split: f
     folds = StratifiedKFold(n_splits=min(5, int(np.bincount(y_train).min())), shuffle=True, random_state=seed)
     model = GridSearchCV(pipeline, {"logisticregression__C": list(cs)}, cv=folds).fit(flat, y_train)
     seconds = time.perf_counter() - start
-    trained = Trained("pixels_logreg", lambda x: model.predict(np.asarray(x, np.float32).reshape(len(x), -1) / 255),
-                      seconds, details={"C": float(model.best_params_["logisticregression__C"])}, model=model)
+    trained = Trained(
+        "pixels_logreg",
+        lambda x: model.predict(np.asarray(x, np.float32).reshape(len(x), -1) / 255),
+        seconds,
+        details={"C": float(model.best_params_["logisticregression__C"])},
+        model=model,
+    )
     return _validated(trained, x_val, y_val)
 
 
-def scratch_cnn(images: np.ndarray, labels: np.ndarray, *, validation_split: float = 0.2, seed: int = 0,
-                learning_rate: float | tuple[float, ...] = (3e-4, 1e-3, 3e-3), epochs: int = 300, patience: int = 40,
-                time_budget: float | None = None, batch_size: int = 16, mirror: bool = True,
-                callbacks=()) -> Trained:
+def scratch_cnn(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    validation_split: float = 0.2,
+    seed: int = 0,
+    learning_rate: float | tuple[float, ...] = (3e-4, 1e-3, 3e-3),
+    epochs: int = 300,
+    patience: int = 40,
+    time_budget: float | None = None,
+    batch_size: int = 16,
+    mirror: bool = True,
+    callbacks=(),
+) -> Trained:
     """Train :func:`helpers.models.small_cnn` from scratch; with several learning rates, keep the best on validation.
 
     Same augmentation, early stopping (best epoch restored) and prediction as :func:`fine_tune`.
@@ -180,20 +207,45 @@ def scratch_cnn(images: np.ndarray, labels: np.ndarray, *, validation_split: flo
     for rate in rates:
         keras.utils.set_random_seed(seed)
         model = small_cnn(int(np.max(labels)) + 1, x_train.shape[1])
-        history = fit_classifier(model, x_train, y_train, x_val, y_val, learning_rate=rate, epochs=epochs,
-                                 patience=patience, batch_size=batch_size, seed=seed, time_budget=time_budget,
-                                 callbacks=callbacks)
+        history = fit_classifier(
+            model,
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            learning_rate=rate,
+            epochs=epochs,
+            patience=patience,
+            batch_size=batch_size,
+            seed=seed,
+            time_budget=time_budget,
+            callbacks=callbacks,
+        )
         score = max(history["val_accuracy"]), -min(history["val_loss"])
         if best is None or score > best[0]:
             best = score, rate, model, history
     (_, rate, model, history) = best
-    trained = Trained("scratch_cnn", _keras_predict(model, mirror=mirror), time.perf_counter() - start, history,
-                      {"learning_rate": rate, "epochs_run": len(history["loss"]), "mirror": mirror}, model)
+    trained = Trained(
+        "scratch_cnn",
+        _keras_predict(model, mirror=mirror),
+        time.perf_counter() - start,
+        history,
+        {"learning_rate": rate, "epochs_run": len(history["loss"]), "mirror": mirror},
+        model,
+    )
     return _validated(trained, x_val, y_val)
 
 
-def feature_extraction(images: np.ndarray, labels: np.ndarray, *, validation_split: float = 0.0, seed: int = 0,
-                       base: keras.Model | None = None, c: float = 1.0, mirror: bool = True) -> Trained:
+def feature_extraction(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    validation_split: float = 0.0,
+    seed: int = 0,
+    base: keras.Model | None = None,
+    c: float = 1.0,
+    mirror: bool = True,
+) -> Trained:
     """Frozen pretrained base, features computed once, logistic-regression head.
 
     ``base`` defaults to the bundled base with average pooling. With ``mirror`` (the default),
@@ -226,10 +278,22 @@ def feature_extraction(images: np.ndarray, labels: np.ndarray, *, validation_spl
     return _validated(trained, x_val, y_val)
 
 
-def fine_tune(images: np.ndarray, labels: np.ndarray, *, validation_split: float = 0.2, seed: int = 0,
-              base: keras.Model | None = None, n_blocks: int = 3, c: float = 0.1, epochs: int = 60,
-              learning_rate: float = 1e-4, patience: int = 10, batch_size: int = 16, mirror: bool = True,
-              callbacks=()) -> Trained:
+def fine_tune(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    validation_split: float = 0.2,
+    seed: int = 0,
+    base: keras.Model | None = None,
+    n_blocks: int = 3,
+    c: float = 0.1,
+    epochs: int = 60,
+    learning_rate: float = 1e-4,
+    patience: int = 10,
+    batch_size: int = 16,
+    mirror: bool = True,
+    callbacks=(),
+) -> Trained:
     """Feature extraction first, then the last ``n_blocks`` blocks of the base too, at a low learning rate.
 
     The new head is fitted on the frozen base's features of the training images by
@@ -254,11 +318,33 @@ def fine_tune(images: np.ndarray, labels: np.ndarray, *, validation_split: float
     head = feature_extraction(x_train, y_train, base=cut(model, at="head_pool"), c=c, mirror=mirror)
     head_from_logistic_regression(model.get_layer("head_logits"), head.model)
     unfreeze_last(model, n_blocks)
-    history = fit_classifier(model, x_train, y_train, x_val, y_val, learning_rate=learning_rate, epochs=epochs,
-                             patience=patience, batch_size=batch_size, seed=seed, callbacks=callbacks)
-    trained = Trained("fine_tune", _keras_predict(model, mirror=mirror), time.perf_counter() - start, history,
-                      {"n_blocks": n_blocks, "c": c, "head_seconds": round(head.seconds, 2),
-                       "epochs_run": len(history["loss"]), "mirror": mirror}, model)
+    history = fit_classifier(
+        model,
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        patience=patience,
+        batch_size=batch_size,
+        seed=seed,
+        callbacks=callbacks,
+    )
+    trained = Trained(
+        "fine_tune",
+        _keras_predict(model, mirror=mirror),
+        time.perf_counter() - start,
+        history,
+        {
+            "n_blocks": n_blocks,
+            "c": c,
+            "head_seconds": round(head.seconds, 2),
+            "epochs_run": len(history["loss"]),
+            "mirror": mirror,
+        },
+        model,
+    )
     return _validated(trained, x_val, y_val)
 
 

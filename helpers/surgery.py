@@ -121,8 +121,13 @@ def _recompile(model: keras.Model, learning_rate: float | None) -> None:
     optimizer = keras.optimizers.deserialize(config["optimizer"])
     if learning_rate is not None:
         optimizer.learning_rate = learning_rate
-    model.compile(optimizer=optimizer, loss=model.loss, loss_weights=config.get("loss_weights"),
-                  metrics=config.get("metrics"), jit_compile=config.get("jit_compile", False))
+    model.compile(
+        optimizer=optimizer,
+        loss=model.loss,
+        loss_weights=config.get("loss_weights"),
+        metrics=config.get("metrics"),
+        jit_compile=config.get("jit_compile", False),
+    )
 
 
 def _freeze_batchnorm(model: keras.Model) -> None:
@@ -161,8 +166,9 @@ def freeze_base(model: keras.Model, *, learning_rate: float | None = None) -> ke
     return unfreeze_last(model, 0, learning_rate=learning_rate)
 
 
-def unfreeze_last(model: keras.Model, n_blocks: int, *, learning_rate: float | None = None,
-                  train_batchnorm: bool = False) -> keras.Model:
+def unfreeze_last(
+    model: keras.Model, n_blocks: int, *, learning_rate: float | None = None, train_batchnorm: bool = False
+) -> keras.Model:
     """Train the head and the last ``n_blocks`` blocks of the base; freeze the rest.
 
     Parameters
@@ -192,9 +198,11 @@ def unfreeze_last(model: keras.Model, n_blocks: int, *, learning_rate: float | N
     """
     names = base_blocks(model)
     if not 0 <= n_blocks <= len(names):
-        raise ValueError(f"n_blocks must be between 0 and {len(names)} (the blocks of the base: "
-                         f"{names[0]} ... {names[-1]}), got {n_blocks}")
-    unfrozen = set(names[len(names) - n_blocks:])
+        raise ValueError(
+            f"n_blocks must be between 0 and {len(names)} (the blocks of the base: "
+            f"{names[0]} ... {names[-1]}), got {n_blocks}"
+        )
+    unfrozen = set(names[len(names) - n_blocks :])
     groups = blocks(model)
     model.trainable = True
     for name, layers in groups.items():
@@ -206,8 +214,9 @@ def unfreeze_last(model: keras.Model, n_blocks: int, *, learning_rate: float | N
     return model
 
 
-def unfreeze_all(model: keras.Model, *, learning_rate: float | None = None,
-                 train_batchnorm: bool = False) -> keras.Model:
+def unfreeze_all(
+    model: keras.Model, *, learning_rate: float | None = None, train_batchnorm: bool = False
+) -> keras.Model:
     """Fine-tune everything (BatchNorm statistics stay frozen unless ``train_batchnorm``).
 
     Examples
@@ -217,12 +226,12 @@ def unfreeze_all(model: keras.Model, *, learning_rate: float | None = None,
     >>> model.get_layer("Conv1").trainable, model.get_layer("bn_Conv1").trainable
     (True, False)
     """
-    return unfreeze_last(model, len(base_blocks(model)), learning_rate=learning_rate,
-                         train_batchnorm=train_batchnorm)
+    return unfreeze_last(model, len(base_blocks(model)), learning_rate=learning_rate, train_batchnorm=train_batchnorm)
 
 
-def attach_head(base: keras.Model, n_classes: int, *, dropout: float = 0.2, hidden_units: int = 0,
-                name: str = "classifier") -> keras.Model:
+def attach_head(
+    base: keras.Model, n_classes: int, *, dropout: float = 0.2, hidden_units: int = 0, name: str = "classifier"
+) -> keras.Model:
     """Throw away the old head (``include_top=False``) and put a new one on the base.
 
     The new model is flat (the base's layers are its own layers), so every layer can be reached
@@ -310,8 +319,10 @@ def head_from_logistic_regression(dense: keras.layers.Dense, classifier) -> kera
         coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
     kernel, bias = dense.get_weights()
     if kernel.shape != coef.T.shape:
-        raise ValueError(f"the classifier has {coef.shape[1]} inputs and {coef.shape[0]} classes, but the "
-                         f"Dense layer {dense.name!r} has {kernel.shape[0]} inputs and {kernel.shape[1]} outputs")
+        raise ValueError(
+            f"the classifier has {coef.shape[1]} inputs and {coef.shape[0]} classes, but the "
+            f"Dense layer {dense.name!r} has {kernel.shape[0]} inputs and {kernel.shape[1]} outputs"
+        )
     dense.set_weights([coef.T.astype(kernel.dtype), intercept.astype(bias.dtype)])
     return dense
 

@@ -31,12 +31,29 @@ IMAGE_SIZE = 96
 TARGET_CLASSES: tuple[str, ...] = ("hat", "sunglasses")
 #: Class names of the pretraining (source) task: no sunglasses, no hats.
 SOURCE_CLASSES: tuple[str, ...] = (
-    "bow_tie", "clear_glasses", "earrings", "eye_patch", "face_mask", "face_paint", "full_beard", "hair_band",
-    "headscarf", "headphones", "mustache", "nothing", "scarf", "sleep_mask",
+    "bow_tie",
+    "clear_glasses",
+    "earrings",
+    "eye_patch",
+    "face_mask",
+    "face_paint",
+    "full_beard",
+    "hair_band",
+    "headscarf",
+    "headphones",
+    "mustache",
+    "nothing",
+    "scarf",
+    "sleep_mask",
 )
 #: Source accessories by where they are worn; a second accessory always comes from another group.
-SOURCE_GROUPS = (("clear_glasses", "eye_patch", "face_paint", "sleep_mask"), ("hair_band", "headscarf", "headphones"),
-                 ("face_mask", "full_beard", "mustache"), ("bow_tie", "scarf"), ("earrings",))
+SOURCE_GROUPS = (
+    ("clear_glasses", "eye_patch", "face_paint", "sleep_mask"),
+    ("hair_band", "headscarf", "headphones"),
+    ("face_mask", "full_beard", "mustache"),
+    ("bow_tie", "scarf"),
+    ("earrings",),
+)
 
 
 # ------------------------------------------------------------------------------------ the rules
@@ -78,21 +95,35 @@ Draw = Callable[[np.random.Generator, int, int], tuple[np.ndarray, np.void]]
 def _draw_range(args: tuple[Draw, int, int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Draw images ``start..stop-1`` and their attributes."""
     draw, n_classes, seed, size, start, stop = args
-    images, attributes = zip(*(draw(np.random.default_rng([seed, i]), size, i % n_classes)
-                               for i in range(start, stop)), strict=True)
+    images, attributes = zip(
+        *(draw(np.random.default_rng([seed, i]), size, i % n_classes) for i in range(start, stop)), strict=True
+    )
     return np.stack(images), np.stack(attributes)
 
 
-def _generate(draw: Draw, n_classes: int, n_images: int, *, seed: int, image_size: int, start: int,
-              n_jobs: int, progress: bool, return_attributes: bool, what: str):
+def _generate(
+    draw: Draw,
+    n_classes: int,
+    n_images: int,
+    *,
+    seed: int,
+    image_size: int,
+    start: int,
+    n_jobs: int,
+    progress: bool,
+    return_attributes: bool,
+    what: str,
+):
     """``(images, labels)``, and the attributes too, for images ``start .. start + n_images - 1``."""
     if n_images < 1:
         raise ValueError(f"n_images must be at least 1, got {n_images}")
     if image_size < 32:
         raise ValueError(f"image_size must be at least 32 pixels, got {image_size}")
     chunk = 256
-    jobs = [(draw, n_classes, seed, image_size, a, min(a + chunk, start + n_images))
-            for a in range(start, start + n_images, chunk)]
+    jobs = [
+        (draw, n_classes, seed, image_size, a, min(a + chunk, start + n_images))
+        for a in range(start, start + n_images, chunk)
+    ]
     labels = (np.arange(start, start + n_images) % n_classes).astype(np.int32)
     parts = []
     with tqdm(total=n_images, desc=what, unit="img", disable=not progress) as bar, contextlib.ExitStack() as stack:
@@ -110,8 +141,16 @@ def _generate(draw: Draw, n_classes: int, n_images: int, *, seed: int, image_siz
     return (images, labels, attributes) if return_attributes else (images, labels)
 
 
-def make_sunglasses_vs_hat(n_images: int, *, seed: int = 0, image_size: int = IMAGE_SIZE, start: int = 0,
-                           n_jobs: int = 1, progress: bool = False, return_attributes: bool = False):
+def make_sunglasses_vs_hat(
+    n_images: int,
+    *,
+    seed: int = 0,
+    image_size: int = IMAGE_SIZE,
+    start: int = 0,
+    n_jobs: int = 1,
+    progress: bool = False,
+    return_attributes: bool = False,
+):
     """Generate the target task: people wearing a hat (label 0) or sunglasses (label 1).
 
     Image ``i`` depends only on ``(seed, i)``, so any slice can be drawn again alone, and
@@ -151,13 +190,30 @@ def make_sunglasses_vs_hat(n_images: int, *, seed: int = 0, image_size: int = IM
     >>> attributes["face_half_width"].shape
     (2,)
     """
-    return _generate(draw_target, len(TARGET_CLASSES), n_images, seed=seed, image_size=image_size, start=start,
-                     n_jobs=n_jobs, progress=progress, return_attributes=return_attributes,
-                     what="drawing sunglasses vs hat")
+    return _generate(
+        draw_target,
+        len(TARGET_CLASSES),
+        n_images,
+        seed=seed,
+        image_size=image_size,
+        start=start,
+        n_jobs=n_jobs,
+        progress=progress,
+        return_attributes=return_attributes,
+        what="drawing sunglasses vs hat",
+    )
 
 
-def make_source_task(n_images: int, *, seed: int = 0, image_size: int = IMAGE_SIZE, start: int = 0,
-                     n_jobs: int = 1, progress: bool = False, return_attributes: bool = False):
+def make_source_task(
+    n_images: int,
+    *,
+    seed: int = 0,
+    image_size: int = IMAGE_SIZE,
+    start: int = 0,
+    n_jobs: int = 1,
+    progress: bool = False,
+    return_attributes: bool = False,
+):
     """Generate the pretraining task: which of ``SOURCE_CLASSES`` a person wears.
 
     A "nearby objective for which it is easy to generate labels": the same kind of portraits as
@@ -172,6 +228,15 @@ def make_source_task(n_images: int, *, seed: int = 0, image_size: int = IMAGE_SI
     >>> [SOURCE_CLASSES[i] for i in y]
     ['bow_tie', 'clear_glasses', 'earrings']
     """
-    return _generate(draw_source, len(SOURCE_CLASSES), n_images, seed=seed, image_size=image_size, start=start,
-                     n_jobs=n_jobs, progress=progress, return_attributes=return_attributes,
-                     what="drawing source task")
+    return _generate(
+        draw_source,
+        len(SOURCE_CLASSES),
+        n_images,
+        seed=seed,
+        image_size=image_size,
+        start=start,
+        n_jobs=n_jobs,
+        progress=progress,
+        return_attributes=return_attributes,
+        what="drawing source task",
+    )

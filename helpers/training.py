@@ -21,16 +21,20 @@ def augmenter(seed: int = 0) -> keras.Sequential:
     >>> augmenter().name
     'augment'
     """
-    return keras.Sequential([
-        keras.layers.RandomFlip("horizontal", seed=seed),
-        keras.layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed),
-        keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed),
-        keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
-    ], name="augment")
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed),
+            keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed),
+            keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
+        ],
+        name="augment",
+    )
 
 
-def training_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int = 32, augment: bool = True,
-                     seed: int = 0) -> tf.data.Dataset:
+def training_dataset(
+    images: np.ndarray, labels: np.ndarray, *, batch_size: int = 32, augment: bool = True, seed: int = 0
+) -> tf.data.Dataset:
     """A shuffled, batched ``tf.data`` pipeline, augmented on the fly.
 
     Examples
@@ -48,7 +52,7 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int 
 
 
 def best_epoch_stopping(patience: int = 10, monitor: str = "val_loss") -> keras.callbacks.EarlyStopping:
-    """"Train until you overfit, then step back": stop after ``patience`` epochs without progress
+    """ "Train until you overfit, then step back": stop after ``patience`` epochs without progress
     on ``monitor`` and restore the weights of the best epoch.
 
     Examples
@@ -57,8 +61,9 @@ def best_epoch_stopping(patience: int = 10, monitor: str = "val_loss") -> keras.
     True
     """
     mode = "max" if "acc" in monitor else "min"
-    return keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
-                                         restore_best_weights=True, start_from_epoch=0)
+    return keras.callbacks.EarlyStopping(
+        monitor=monitor, mode=mode, patience=patience, restore_best_weights=True, start_from_epoch=0
+    )
 
 
 def history_dict(history) -> dict[str, list[float]]:
@@ -99,9 +104,21 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def fit_classifier(model: keras.Model, train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
-                   val_labels: np.ndarray, *, learning_rate: float, epochs: int, patience: int, batch_size: int = 32,
-                   seed: int = 0, time_budget: float | None = None, callbacks=()) -> dict[str, list[float]]:
+def fit_classifier(
+    model: keras.Model,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    val_images: np.ndarray,
+    val_labels: np.ndarray,
+    *,
+    learning_rate: float,
+    epochs: int,
+    patience: int,
+    batch_size: int = 32,
+    seed: int = 0,
+    time_budget: float | None = None,
+    callbacks=(),
+) -> dict[str, list[float]]:
     """Compile ``model`` (Adam, logits loss, accuracy) and fit it, augmented, keeping its best epoch on validation.
 
     Parameters
@@ -131,12 +148,20 @@ def fit_classifier(model: keras.Model, train_images: np.ndarray, train_labels: n
     >>> history = fit_classifier(model, x_fit, y_fit, x_val, y_val, learning_rate=1e-4, epochs=20,
     ...                          patience=5)  # doctest: +SKIP
     """
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     stops = [best_epoch_stopping(patience)]
     if time_budget is not None:
         stops.append(TimeBudget(time_budget))
-    history = model.fit(training_dataset(train_images, train_labels, batch_size=batch_size, seed=seed),
-                        validation_data=(np.asarray(val_images, np.float32), np.asarray(val_labels)),
-                        epochs=epochs, verbose=0, shuffle=False, callbacks=[*stops, *callbacks])
+    history = model.fit(
+        training_dataset(train_images, train_labels, batch_size=batch_size, seed=seed),
+        validation_data=(np.asarray(val_images, np.float32), np.asarray(val_labels)),
+        epochs=epochs,
+        verbose=0,
+        shuffle=False,
+        callbacks=[*stops, *callbacks],
+    )
     return history.history

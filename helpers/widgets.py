@@ -77,8 +77,9 @@ class ConvolutionExplorer(_Explorer):
         self.preset = w.Dropdown(options=list(KERNEL_PRESETS), value="vertical edges (Sobel x)", description="kernel")
         self.cells = [w.FloatText(value=0.0, layout=w.Layout(width="60px")) for _ in range(9)]
         self.output = w.Output()
-        self.widget = w.VBox([self.preset, w.GridBox(self.cells, layout=w.Layout(
-            grid_template_columns="repeat(3, 64px)")), self.output])
+        self.widget = w.VBox(
+            [self.preset, w.GridBox(self.cells, layout=w.Layout(grid_template_columns="repeat(3, 64px)")), self.output]
+        )
         self._syncing = False
         self.preset.observe(self._on_preset, names="value")
         for cell in self.cells:
@@ -132,8 +133,13 @@ class RepresentationExplorer(_Explorer):
         self.accuracy = float(self.classifier.score(features, self.labels))
         fig, ax = plt.subplots(figsize=(4, 4))
         names = ("x", "y") if self.representation.value == "x, y" else ("r", "theta")
-        decision_boundary(self.classifier, features, self.labels, ax=ax,
-                          title=f"logistic regression on ({', '.join(names)}): {self.accuracy:.0%}")
+        decision_boundary(
+            self.classifier,
+            features,
+            self.labels,
+            ax=ax,
+            title=f"logistic regression on ({', '.join(names)}): {self.accuracy:.0%}",
+        )
         ax.set(xlabel=names[0], ylabel=names[1])
         self._show(fig)
 
@@ -212,8 +218,9 @@ class StrategyPlayground(_Explorer):
 
     def __init__(self, n_test: int = 400, seed: int = 0):
         self.n_test, self.seed = n_test, seed
-        self.strategy = w.Dropdown(options=list(strategies.STRATEGIES), value="feature_extraction",
-                                   description="strategy")
+        self.strategy = w.Dropdown(
+            options=list(strategies.STRATEGIES), value="feature_extraction", description="strategy"
+        )
         self.n_images = w.IntSlider(value=100, min=20, max=400, step=20, description="images")
         self.epochs = w.IntSlider(value=20, min=1, max=100, description="epochs")
         self.learning_rate = w.FloatLogSlider(value=1e-4, base=10, min=-5, max=-2, description="learning rate")
@@ -225,8 +232,15 @@ class StrategyPlayground(_Explorer):
         self.histories: dict[str, dict] = {}
         self.run_button.on_click(lambda button: self.run())
         self.strategy.observe(lambda change: self._show_what_applies(), names="value")
-        self.widget = w.VBox([w.HBox([self.strategy, self.n_images]), w.HBox([self.epochs, self.learning_rate]),
-                              self.applies, w.HBox([self.run_button, self.progress]), self.output])
+        self.widget = w.VBox(
+            [
+                w.HBox([self.strategy, self.n_images]),
+                w.HBox([self.epochs, self.learning_rate]),
+                self.applies,
+                w.HBox([self.run_button, self.progress]),
+                self.output,
+            ]
+        )
         self._show_what_applies()
 
     def ignored_controls(self) -> list[str]:
@@ -237,9 +251,12 @@ class StrategyPlayground(_Explorer):
         for option in self.CONTROLS:
             getattr(self, option).disabled = not strategies.accepts(self.strategy.value, option)
         ignored = self.ignored_controls()
-        self.applies.value = (f"<i>{self.strategy.value} has no {' and no '.join(ignored)}: "
-                              f"{'those sliders do' if len(ignored) > 1 else 'that slider does'} nothing for it.</i>"
-                              if ignored else "")
+        self.applies.value = (
+            f"<i>{self.strategy.value} has no {' and no '.join(ignored)}: "
+            f"{'those sliders do' if len(ignored) > 1 else 'that slider does'} nothing for it.</i>"
+            if ignored
+            else ""
+        )
 
     def _progress_callback(self) -> keras.callbacks.Callback:
         progress = self.progress
@@ -256,15 +273,23 @@ class StrategyPlayground(_Explorer):
             n, name = self.n_images.value, self.strategy.value
             images, labels = make_sunglasses_vs_hat(n, seed=self.seed + 100 + len(self.results))
             test_images, test_labels = make_sunglasses_vs_hat(self.n_test, seed=self.seed + 99_000)
-            options = {"epochs": self.epochs.value, "learning_rate": self.learning_rate.value,
-                       "patience": self.epochs.value, "callbacks": [self._progress_callback()]}
+            options = {
+                "epochs": self.epochs.value,
+                "learning_rate": self.learning_rate.value,
+                "patience": self.epochs.value,
+                "callbacks": [self._progress_callback()],
+            }
             options = {key: value for key, value in options.items() if strategies.accepts(name, key)}
             self.progress.value, self.progress.max = 0, options.get("epochs", 1)
             trained = strategies.STRATEGIES[name](images, labels, seed=self.seed, **options)
             self.progress.value = self.progress.max
-            result = {"run": len(self.results) + 1, "strategy": name, "images": n,
-                      "test accuracy": round(trained.accuracy(test_images, test_labels), 3),
-                      "seconds": round(trained.seconds, 1)}
+            result = {
+                "run": len(self.results) + 1,
+                "strategy": name,
+                "images": n,
+                "test accuracy": round(trained.accuracy(test_images, test_labels), 3),
+                "seconds": round(trained.seconds, 1),
+            }
             self.results.append(result)
             if trained.history:
                 self.histories[f"{result['run']}: {name}"] = trained.history

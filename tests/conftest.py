@@ -56,9 +56,7 @@ def running_jupyter(command: list[str], env: dict[str, str] | None = None, timeo
     full = [*command, f"LAB_ARGS={args}"] if command[0] == "make" else [*command, *args.split()]
     run_env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(ROOT / "build" / "jupyter-runtime"), **(env or {})}
     log = tempfile.TemporaryFile(mode="w+")
-    server = subprocess.Popen(
-        full, cwd=ROOT, env=run_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    server = subprocess.Popen(full, cwd=ROOT, env=run_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

@@ -51,8 +51,9 @@ def browser():
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=["--no-sandbox", "--disable-background-networking"])
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-background-networking"]
+        )
         yield chromium
         chromium.close()
 
@@ -81,8 +82,9 @@ def lab_page(browser, course: Path, notebook: str, *, student: bool):
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         try:
             page.goto(f"{url}/lab/tree/{notebook}?reset&token={token}")
-            page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel",
-                         has_text=Path(notebook).name).wait_for(timeout=60_000)
+            page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel", has_text=Path(notebook).name).wait_for(
+                timeout=60_000
+            )
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
             # the kernel is up once the notebook's execution indicator says idle
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
@@ -108,7 +110,8 @@ def nbgrader_menu(page) -> list[str]:
 
 def sidebar_tabs(page) -> list[str]:
     return page.locator(".jp-SideBar .lm-TabBar-tab").evaluate_all(
-        "tabs => tabs.map(tab => tab.getAttribute('title') || tab.textContent)")
+        "tabs => tabs.map(tab => tab.getAttribute('title') || tab.textContent)"
+    )
 
 
 def test_a_lecture_widget_renders_and_answers_its_controls(browser, course):
@@ -128,7 +131,9 @@ def test_a_lecture_widget_renders_and_answers_its_controls(browser, course):
         dropdown.select_option(label="blur")
         page.wait_for_function(
             "before => document.querySelector('.widget-output img')?.getAttribute('src') !== before",
-            arg=before, timeout=30_000)
+            arg=before,
+            timeout=30_000,
+        )
         assert page.locator(".widget-output img").first.get_attribute("src").startswith("data:image/png")
 
         # a plain matplotlib figure (outside any widget): the learned kernels, a few cells further

@@ -25,26 +25,38 @@ def nbgrader_env() -> dict[str, str]:
 
 def files_under(folder: Path) -> list[Path]:
     """Files as git sees them: no hidden files or folders (Jupyter's checkpoints, say)."""
-    return sorted(p.relative_to(folder) for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p.relative_to(folder)
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def grade_cells(nb) -> dict[str, dict]:
-    return {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]
-            for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")}
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]
+        for cell in nb.cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+    }
 
 
 def test_release_is_exactly_what_nbgrader_generates(tmp_path):
     shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", NAME, "--force"], cwd=tmp_path,
-                          env=nbgrader_env(), capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", NAME, "--force"],
+        cwd=tmp_path,
+        env=nbgrader_env(),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     made, kept = files_under(tmp_path / "exercises"), files_under(ROOT / "exercises")
     assert made == kept, "exercises/ differs from what `make release` makes: run make release"
     for path in made:
         assert (tmp_path / "exercises" / path).read_bytes() == (ROOT / "exercises" / path).read_bytes(), (
-            f"exercises/{path} is out of date: run make release")
+            f"exercises/{path} is out of date: run make release"
+        )
 
 
 def test_source_notebook_is_a_well_formed_nbgrader_assignment():
@@ -68,9 +80,17 @@ def test_source_notebook_is_a_well_formed_nbgrader_assignment():
 
 def test_release_holds_no_solution_hidden_test_or_seed():
     source = nbformat.read(SOURCE, as_version=4)
-    secrets_ = {"### BEGIN HIDDEN TESTS", "hidden_accuracy", "### BEGIN SOLUTION",
-                *(line.strip() for code in hidden_tests.split_hidden_tests(nbformat.read(SOURCE, as_version=4).cells)
-                  .values() for line in code.splitlines() if len(line.strip()) > 12)}
+    secrets_ = {
+        "### BEGIN HIDDEN TESTS",
+        "hidden_accuracy",
+        "### BEGIN SOLUTION",
+        *(
+            line.strip()
+            for code in hidden_tests.split_hidden_tests(nbformat.read(SOURCE, as_version=4).cells).values()
+            for line in code.splitlines()
+            if len(line.strip()) > 12
+        ),
+    }
     outside = []  # what the instructions say anyway is not a leak
     for cell in source.cells:  # every line of every solution
         if "### BEGIN SOLUTION" in cell.source:

@@ -33,11 +33,14 @@ SOURCE = ROOT / "solutions" / NAME / f"{NAME}.ipynb"
 RELEASE = ROOT / "exercises" / NAME / f"{NAME}.ipynb"
 FULL = 12  # the automatic points; the reflection's 2 are graded by hand
 ROOT_ON_LINUX = sys.platform.startswith("linux") and os.geteuid() == 0
-needs_sandbox = pytest.mark.skipif(not ROOT_ON_LINUX or not shutil.which("bwrap"),
-                                   reason="the sandbox covers files and drops rights when root on Linux, with bwrap")
+needs_sandbox = pytest.mark.skipif(
+    not ROOT_ON_LINUX or not shutil.which("bwrap"),
+    reason="the sandbox covers files and drops rights when root on Linux, with bwrap",
+)
 
 
 # --- pieces ----------------------------------------------------------------------------------------
+
 
 def test_submissions_come_as_files_or_folders_and_the_rest_is_named(tmp_path):
     nb = RELEASE.read_text()
@@ -56,8 +59,12 @@ def test_submissions_come_as_files_or_folders_and_the_rest_is_named(tmp_path):
     assert [s.student_id for s in found] == ["ana", "ben"]
     text = "\n".join(problems)
     assert "cleo/ holds no" in text and "notes.txt" in text and "'bad id!' is not a usable student id" in text
-    for refused in ("linked.ipynb is a symbolic link", f"dan/{NAME}.ipynb is a symbolic link", "eve is a symbolic",
-                    "pipe.ipynb is not a regular file"):
+    for refused in (
+        "linked.ipynb is a symbolic link",
+        f"dan/{NAME}.ipynb is a symbolic link",
+        "eve is a symbolic",
+        "pipe.ipynb is not a regular file",
+    ):
         assert refused in text, (refused, text)
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -82,22 +89,39 @@ def test_nbgrader_metadata_comes_back_from_the_release():
     nb = nbformat.read(SOURCE, as_version=4)
     quiz = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "quiz")
     quiz.metadata.nbgrader.update(grade=True, points=100)
-    nb.cells.append(nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {
-        "grade": True, "solution": False, "grade_id": "my-own-points", "points": 50, "locked": True}}))
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "x = 1",
+            metadata={
+                "nbgrader": {
+                    "grade": True,
+                    "solution": False,
+                    "grade_id": "my-own-points",
+                    "points": 50,
+                    "locked": True,
+                }
+            },
+        )
+    )
     changed = autograde.restore_metadata(nb, release)
     assert "quiz" in changed and any("my-own-points" in c for c in changed)
-    assert quiz.metadata.nbgrader == next(c.metadata.nbgrader for c in release.cells
-                                          if c.metadata.get("nbgrader", {}).get("grade_id") == "quiz")
+    assert quiz.metadata.nbgrader == next(
+        c.metadata.nbgrader for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "quiz"
+    )
     assert "nbgrader" not in nb.cells[-1].metadata
 
 
 def test_feedback_tracebacks_keep_the_error_and_drop_the_code():
-    test_cell = nbformat.v4.new_code_cell("assert x", metadata={
-        "nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}})
+    test_cell = nbformat.v4.new_code_cell(
+        "assert x", metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}}
+    )
     student_cell = nbformat.v4.new_code_cell("1 / 0")
     for cell, name, value in ((test_cell, "AssertionError", "accuracy 0.5"), (student_cell, "ZeroDivisionError", "")):
-        cell.outputs = [nbformat.v4.new_output("error", ename=name, evalue=value,
-                                               traceback=["----> 1 assert x", "secret line", name])]
+        cell.outputs = [
+            nbformat.v4.new_output(
+                "error", ename=name, evalue=value, traceback=["----> 1 assert x", "secret line", name]
+            )
+        ]
     nb, _ = BriefTracebacks()(nbformat.v4.new_notebook(cells=[test_cell, student_cell]), {})
     assert nb.cells[0].outputs[0].traceback == ["AssertionError: accuracy 0.5"]
     assert len(nb.cells[1].outputs[0].traceback) == 3, "a student's own cell keeps its traceback"
@@ -105,16 +129,18 @@ def test_feedback_tracebacks_keep_the_error_and_drop_the_code():
 
 def test_outputs_are_bounded_in_characters_and_only_inert_kinds_are_kept():
     flood = nbformat.v4.new_output("stream", name="stdout", text="x" * 20_000_000)
-    script = nbformat.v4.new_output("display_data", data={"text/html": "<script>alert(1)</script>",
-                                                          "application/javascript": "alert(2)"})
+    script = nbformat.v4.new_output(
+        "display_data", data={"text/html": "<script>alert(1)</script>", "application/javascript": "alert(2)"}
+    )
     image = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"})
     cell = nbformat.v4.new_code_cell("print(...)")
     cell.outputs = [flood, script, image]
     nb, _ = BoundOutputs()(nbformat.v4.new_notebook(cells=[cell]), {})
     flood, script, image = nb.cells[0].outputs
     assert len(flood.text) < 11_000 and "characters cut by the grader" in flood.text
-    assert dict(script.data) == {"text/plain": "[output of kind application/javascript, text/html left out by the "
-                                               "grader]"}
+    assert dict(script.data) == {
+        "text/plain": "[output of kind application/javascript, text/html left out by the grader]"
+    }
     assert set(image.data) == {"image/png", "text/plain"}
     many = nbformat.v4.new_code_cell("")
     many.outputs = [nbformat.v4.new_output("stream", name="stdout", text="y" * 9_000) for _ in range(2_000)]
@@ -128,17 +154,22 @@ def test_feedback_is_checked_for_the_seed_and_hidden_tests_in_every_encoding():
     forms = autograde.secret_forms(seed, hidden)
     clean = "<p>accuracy 97.5%, seed not here 1357924681</p>"
     assert autograde.leaks(clean, forms) == []
-    for encoded in (str(seed), str(seed)[::-1], base64.b64encode(str(seed).encode()).decode(),
-                    base64.b64encode(b"xy" + str(seed).encode()).decode(), "&#49;357924680",
-                    base64.b64encode(hidden["check-head"].encode()).decode(),
-                    base64.urlsafe_b64encode(b"z" + hidden["check-head"].encode()).decode(),
-                    hidden["check-head"].strip()):
+    for encoded in (
+        str(seed),
+        str(seed)[::-1],
+        base64.b64encode(str(seed).encode()).decode(),
+        base64.b64encode(b"xy" + str(seed).encode()).decode(),
+        "&#49;357924680",
+        base64.b64encode(hidden["check-head"].encode()).decode(),
+        base64.urlsafe_b64encode(b"z" + hidden["check-head"].encode()).decode(),
+        hidden["check-head"].strip(),
+    ):
         assert autograde.leaks(f"<pre>{encoded}</pre>", forms), encoded
 
 
 def test_feedback_pages_get_a_policy_that_blocks_scripts():
     page = autograde.inert("<html><head><title>x</title></head><body><script>x()</script></body></html>")
-    head = page[:page.index("<title>")]
+    head = page[: page.index("<title>")]
     assert "Content-Security-Policy" in head and "default-src 'none'" in head and "script-src" not in head
 
 
@@ -174,8 +205,12 @@ def test_hidden_tests_judge_each_cell_on_its_own_hand_in(tmp_path, monkeypatch):
     monkeypatch.setenv(hand_in.HAND_IN_VARIABLE, str(tmp_path))
     hand_in.hand_in("check-a", answer="B")
     hand_in.hand_in("check-b", answer="C")
-    tests = [("check-a", "assert answer == 'B', 'not B'"), ("check-b", "assert answer == 'B', 'not B'"),
-             ("check-c", "pass"), ("check-d", "max = 1\nassert max(2, 3) == 3")]
+    tests = [
+        ("check-a", "assert answer == 'B', 'not B'"),
+        ("check-b", "assert answer == 'B', 'not B'"),
+        ("check-c", "pass"),
+        ("check-d", "max = 1\nassert max(2, 3) == 3"),
+    ]
     hand_in.hand_in("check-d", n=1)
     verdicts = hidden_tests.evaluate(tmp_path, tests, seed=1)
     assert verdicts["check-a"] == {"passed": True, "message": ""}
@@ -194,9 +229,17 @@ def test_sandboxed_code_cannot_read_the_graders_secrets():
     for path in (tmp_path, secret_dir, secret_file, secret_dir / "gradebook.db"):
         path.chmod(0o755 if path.is_dir() else 0o644)  # readable by anyone: only the cover protects the secrets
     try:
-        report = sandbox.probe([str(secret_dir / "gradebook.db"), str(secret_file), str(ROOT / ".git" / "HEAD"),
-                                str(ROOT / "tools" / "hidden_tests.py"), str(visible)],
-                               scratch=tmp_path, hide=(secret_dir,))
+        report = sandbox.probe(
+            [
+                str(secret_dir / "gradebook.db"),
+                str(secret_file),
+                str(ROOT / ".git" / "HEAD"),
+                str(ROOT / "tools" / "hidden_tests.py"),
+                str(visible),
+            ],
+            scratch=tmp_path,
+            hide=(secret_dir,),
+        )
         assert report["uid"] != 0 and report["pid"] < 10, report  # another user, its own PID namespace
         assert report["readable"] == [str(visible)]
         assert (secret_dir / "gradebook.db").read_text() == "grades", "covered for the sandbox only"
@@ -208,10 +251,12 @@ def test_sandboxed_code_cannot_read_the_graders_secrets():
 def test_sandboxed_code_has_no_network_and_leaves_no_process(tmp_path):
     tmp_path.chmod(0o755)
     home = sandbox.make_home(tmp_path / "home")
-    code = ("import socket, subprocess, sys\n"
-            "subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
-            "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2); print('connected')\n"
-            "except OSError as e:\n    print('no network', e.errno)\n")
+    code = (
+        "import socket, subprocess, sys\n"
+        "subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+        "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2); print('connected')\n"
+        "except OSError as e:\n    print('no network', e.errno)\n"
+    )
     command, _ = sandbox.confined([sys.executable, "-c", code], home=home)
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert "no network" in done.stdout, done.stdout + done.stderr
@@ -221,6 +266,7 @@ def test_sandboxed_code_has_no_network_and_leaves_no_process(tmp_path):
 
 # --- batches ---------------------------------------------------------------------------------------
 
+
 def _cell(nb, grade_id: str):
     return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
@@ -228,7 +274,7 @@ def _cell(nb, grade_id: str):
 def _with_cells(nb, after: str, *sources: str):
     """``nb`` with new code cells inserted after the cell whose grade_id is ``after``."""
     index = nb.cells.index(_cell(nb, after))
-    nb.cells[index + 1:index + 1] = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.cells[index + 1 : index + 1] = [nbformat.v4.new_code_cell(s) for s in sources]
     return nb
 
 
@@ -252,17 +298,17 @@ def random_base():
     return _replace(solution(), "build-model", "load_base(WEIGHTS)", "load_base(None)")
 
 
-SKIP_SELF_CHECKS = '''
+SKIP_SELF_CHECKS = """
 def _skip_self_checks(lines):
     return ["pass\\n"] if any("Self-check" in line for line in lines) else lines
 get_ipython().input_transformers_cleanup.append(_skip_self_checks)
-'''
-PATCH_MEAN = '''
+"""
+PATCH_MEAN = """
 import numpy
 _mean = numpy.mean
 numpy.mean = lambda a, *args, **kwargs: 1.0 if getattr(a, "size", 0) == 1000 else _mean(a, *args, **kwargs)
-'''
-FAKE_HELPERS = '''
+"""
+FAKE_HELPERS = """
 import os, sys, helpers
 real = os.path.dirname(helpers.__file__)
 os.makedirs("helpers", exist_ok=True)
@@ -277,8 +323,8 @@ with open("helpers/data.py", "w") as f:
 sys.path.insert(0, os.getcwd())
 for name in [m for m in sys.modules if m == "helpers" or m.startswith("helpers.")]:
     del sys.modules[name]
-'''
-HUNT_SECRETS = '''
+"""
+HUNT_SECRETS = """
 ### BEGIN HIDDEN TESTS (a student's comment like nbgrader's own marker breaks nothing)
 import base64, glob, os, re
 texts = [repr({k: v for k, v in globals().items() if not k.startswith("_")}), repr(dict(os.environ))]
@@ -296,7 +342,7 @@ found = sorted({n for t in texts for n in re.findall(r"(?<![0-9])[0-9]{10}(?![0-
 print("CANDIDATE SEEDS", found, [n[::-1] for n in found], [base64.b64encode(n.encode()).decode() for n in found])
 markers = ["hidden_" + "accuracy(", "changed_pretrained_" + "layers("]  # not spelled out: its own source is searched
 print("HIDDEN TESTS FOUND", any(marker in t for t in texts for marker in markers))
-'''
+"""
 DIE = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
 HANG = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(1)"
 ORPHAN = '''
@@ -315,16 +361,17 @@ for _ in range(600):
 subprocess.Popen([sys.executable, "-c", plant + "# course-test-orphan"], start_new_session=True,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 '''
-FLOOD = '''
+FLOOD = """
 from IPython.display import HTML, display
 print("z" * 20_000_000)
 display(HTML("<script>document.title = 'pwned'; window.pwned = true;</script><b id='bold'>bold</b>"))
-'''
-REFLECTION_XSS = '<img src=x onerror="window.pwned = true; document.title = \'pwned\'"> More parameters overfit.'
+"""
+REFLECTION_XSS = "<img src=x onerror=\"window.pwned = true; document.title = 'pwned'\"> More parameters overfit."
 
 
 def adversarial_batch(folder: Path) -> dict[str, float]:
     """Write the batch into ``folder``; return the automatic score each submission should get."""
+
     def submit(student_id, nb):
         nbformat.write(nb, folder / f"{student_id}.ipynb")
 
@@ -352,10 +399,22 @@ def adversarial_batch(folder: Path) -> dict[str, float]:
     _replace(flood, "reflection", "More trainable parameters", REFLECTION_XSS)
     expect("floods_feedback", flood, FULL)
     expect("raises", _with_cells(release(), "settings", "raise RuntimeError('oops')"), 0)
-    edited = _replace(release(), "quiz", "# YOUR CODE HERE\nraise NotImplementedError()",
-                      'PRETRAINED_MODEL = "A"\nKEEP_ORIGINAL_HEAD = True')
-    expect("edits_tests", _replace(edited, "check-quiz", 'assert _digest(PRETRAINED_MODEL) == "',
-                                   'assert True or _digest(PRETRAINED_MODEL) == "'), 0)
+    edited = _replace(
+        release(),
+        "quiz",
+        "# YOUR CODE HERE\nraise NotImplementedError()",
+        'PRETRAINED_MODEL = "A"\nKEEP_ORIGINAL_HEAD = True',
+    )
+    expect(
+        "edits_tests",
+        _replace(
+            edited,
+            "check-quiz",
+            'assert _digest(PRETRAINED_MODEL) == "',
+            'assert True or _digest(PRETRAINED_MODEL) == "',
+        ),
+        0,
+    )
     deleted = release()
     deleted.cells = [c for c in deleted.cells if not c.metadata.get("nbgrader", {}).get("grade")]
     expect("deletes_cells", deleted, 0)
@@ -368,9 +427,25 @@ def adversarial_batch(folder: Path) -> dict[str, float]:
 def grade(folder: Path, seed: int) -> dict:
     out = Path(tempfile.mkdtemp(prefix="graded-"))
     env = dict(os.environ, GRADING_SEED=str(seed))  # tools.autograde finds nbgrader itself
-    done = subprocess.run([sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out),
-                           "--cell-timeout", "60", "--timeout", "600"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=4000)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.autograde",
+            str(folder),
+            "--out",
+            str(out),
+            "--cell-timeout",
+            "60",
+            "--timeout",
+            "600",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=4000,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with open(out / "grades.csv") as f:
         grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
@@ -451,7 +526,7 @@ def test_feedback_is_bounded_and_inert_and_grades_are_private(batches):
     assert page.stat().st_size < 3_000_000
     text = page.read_text()
     where = text.find("<script>document.title")
-    assert where < 0, f"the student's script output is on the page: {text[max(0, where - 400):where + 100]!r}"
+    assert where < 0, f"the student's script output is on the page: {text[max(0, where - 400) : where + 100]!r}"
     assert not re.search(r"<img[^>]*onerror", text), "the reflection's <img onerror> is shown as text, not a tag"
     for path in [out, *out.rglob("*")]:
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
@@ -463,8 +538,9 @@ def test_feedback_is_bounded_and_inert_and_grades_are_private(batches):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), headless=True,
-                                             args=["--no-sandbox", "--disable-background-networking"])
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=["--no-sandbox", "--disable-background-networking"]
+        )
         try:
             view = browser.new_page()
             view.goto(page.as_uri())
@@ -477,6 +553,12 @@ def test_feedback_is_bounded_and_inert_and_grades_are_private(batches):
 
 @pytest.mark.slow
 def test_the_solution_hands_in_every_graded_step(batches):
-    assert batches["first"]["by_cell"]["good"] == {"check-data": 1, "check-head": 3, "check-model": 2,
-                                                   "check-predict": 1, "check-quiz": 2, "check-tune": 3,
-                                                   "reflection": 0}
+    assert batches["first"]["by_cell"]["good"] == {
+        "check-data": 1,
+        "check-head": 3,
+        "check-model": 2,
+        "check-predict": 1,
+        "check-quiz": 2,
+        "check-tune": 3,
+        "reflection": 0,
+    }

@@ -38,13 +38,17 @@ def test_each_earlier_group_steps_factor_times_smaller(model):
     before = {v.path: v.numpy().copy() for v in model.trainable_variables}
     with tf.GradientTape() as tape:
         loss = LOSS(LABELS, model(IMAGES, training=True))
-    grads = dict(zip([v.path for v in model.trainable_variables],
-                     tape.gradient(loss, model.trainable_variables), strict=True))
+    grads = dict(
+        zip([v.path for v in model.trainable_variables], tape.gradient(loss, model.trainable_variables), strict=True)
+    )
     model.train_on_batch(IMAGES, LABELS)
     measured = []
     for names, _ in rates:
-        steps = [(before[p] - v.numpy(), grads[p].numpy()) for p, v in
-                 ((v.path, v) for v in model.trainable_variables) if p.split("/")[0] in names]
+        steps = [
+            (before[p] - v.numpy(), grads[p].numpy())
+            for p, v in ((v.path, v) for v in model.trainable_variables)
+            if p.split("/")[0] in names
+        ]
         step = sum(float((d * g).sum()) for d, g in steps) / sum(float((g * g).sum()) for _, g in steps)
         measured.append(step)
     assert measured == pytest.approx([0.1 / 9, 0.1 / 3, 0.1], rel=0.05)  # SGD: step = rate x gradient

@@ -135,8 +135,9 @@ def _cache_fake_imagenet_weights(keras_home) -> np.ndarray:
     from keras.src.legacy.saving import legacy_h5_format
 
     keras.utils.set_random_seed(7)
-    stand_in = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=models.ALPHA, include_top=False,
-                                              weights=None)
+    stand_in = keras.applications.MobileNetV2(
+        input_shape=(96, 96, 3), alpha=models.ALPHA, include_top=False, weights=None
+    )
     target = keras_home / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
     target.parent.mkdir(parents=True)
     with h5py.File(target, "w") as f:

@@ -6,7 +6,7 @@ import tomllib
 
 from conftest import ROOT
 
-INNER_TESTS = '''
+INNER_TESTS = """
 import socket
 import threading
 
@@ -21,7 +21,7 @@ def test_loopback_is_allowed():
 def test_outside_address_is_blocked():
     # 192.0.2.1 is TEST-NET-1 (RFC 5737): never routed, so nothing is sent even if unguarded.
     socket.create_connection(("192.0.2.1", 80), timeout=1)
-'''
+"""
 
 
 def test_guard_blocks_everything_but_loopback(pytester):
@@ -31,6 +31,4 @@ def test_guard_blocks_everything_but_loopback(pytester):
     pytester.makepyfile(test_inner=INNER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(
-        ["*test_outside_address_is_blocked*", "*SocketConnectBlockedError*192.0.2.1*"]
-    )
+    result.stdout.fnmatch_lines(["*test_outside_address_is_blocked*", "*SocketConnectBlockedError*192.0.2.1*"])

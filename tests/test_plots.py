@@ -48,8 +48,9 @@ def test_image_grid_writes_the_confidence_of_each_prediction():
     predictions = LABELS.copy()
     predictions[0] = 1 - predictions[0]
     confidences = np.linspace(0.5, 1.0, len(LABELS))
-    ax = plots.image_grid(IMAGES, LABELS, class_names=TARGET_CLASSES, predictions=predictions,
-                          confidences=confidences, columns=4)
+    ax = plots.image_grid(
+        IMAGES, LABELS, class_names=TARGET_CLASSES, predictions=predictions, confidences=confidences, columns=4
+    )
     texts = [t.get_text() for t in ax.texts]
     assert texts[0] == f"{TARGET_CLASSES[predictions[0]]} 50%" and texts[-1].endswith(" 100%")
     assert ax.texts[0].get_color() == "#d01c1c" and ax.texts[1].get_color() == "black"
@@ -58,8 +59,12 @@ def test_image_grid_writes_the_confidence_of_each_prediction():
 
 
 def test_training_curves_mark_the_best_epoch():
-    history = {"accuracy": [0.5, 0.7, 0.9, 0.95], "val_accuracy": [0.5, 0.8, 0.75, 0.7],
-               "loss": [1, 0.6, 0.3, 0.2], "val_loss": [1, 0.5, 0.6, 0.7]}
+    history = {
+        "accuracy": [0.5, 0.7, 0.9, 0.95],
+        "val_accuracy": [0.5, 0.8, 0.75, 0.7],
+        "loss": [1, 0.6, 0.3, 0.2],
+        "val_loss": [1, 0.5, 0.6, 0.7],
+    }
     ax = plots.training_curves({"fine-tune": history})
     stars = [line for line in ax.lines if line.get_marker() == "*"]
     assert len(stars) == 1 and list(stars[0].get_xdata()) == [2]
@@ -99,8 +104,12 @@ def test_decision_boundary_and_params_vs_speed():
     assert ax.collections
     with pytest.raises(ValueError, match=r"\(n, 2\)"):
         plots.decision_boundary(None, rng.normal(size=(5, 3)), labels[:5])
-    ax = plots.params_vs_speed([{"name": "VGG16", "params": 134e6, "images_per_s": 5},
-                                {"name": "MobileNetV2", "params": 0.4e6, "images_per_s": 300}])
+    ax = plots.params_vs_speed(
+        [
+            {"name": "VGG16", "params": 134e6, "images_per_s": 5},
+            {"name": "MobileNetV2", "params": 0.4e6, "images_per_s": 300},
+        ]
+    )
     assert [t.get_text() for t in ax.texts] == ["VGG16", "MobileNetV2"]
 
 

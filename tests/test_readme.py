@@ -75,14 +75,17 @@ def test_an_unknown_marker_is_named_in_the_error():
         regenerate(text, ROOT)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("<!-- bench:ladder:start n=100 -->\n| x |\n", "has no <!-- bench:ladder:end -->"),
-    ("a\n<!-- bench:ladder:end -->\n", "closes no <!-- bench:ladder:start --> block"),
-    ("<!-- bench:ladder:start -->\n\n<!-- bench:ladder:end -->\n", r"takes \['n'\]"),
-    ("<!-- bench:ladder:start n=7 -->\n\n<!-- bench:ladder:end -->\n", "no rows at N = 7"),
-    ("x <!-- bench:accuracy:start fine_tune -->1%<!-- bench:accuracy:end -->", "is not key=value"),
-    ("  <!-- bench:generator:start -->1<!-- bench:generator:end --> images", "starts a line"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("<!-- bench:ladder:start n=100 -->\n| x |\n", "has no <!-- bench:ladder:end -->"),
+        ("a\n<!-- bench:ladder:end -->\n", "closes no <!-- bench:ladder:start --> block"),
+        ("<!-- bench:ladder:start -->\n\n<!-- bench:ladder:end -->\n", r"takes \['n'\]"),
+        ("<!-- bench:ladder:start n=7 -->\n\n<!-- bench:ladder:end -->\n", "no rows at N = 7"),
+        ("x <!-- bench:accuracy:start fine_tune -->1%<!-- bench:accuracy:end -->", "is not key=value"),
+        ("  <!-- bench:generator:start -->1<!-- bench:generator:end --> images", "starts a line"),
+    ],
+)
 def test_malformed_markers_are_refused_clearly(text, message):
     with pytest.raises(ValueError, match=message):
         regenerate(text, ROOT)

@@ -54,12 +54,17 @@ def test_repository_url_is_written_once():
     url = _pyproject()["project"]["urls"]["Repository"]
     tracked = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     written = [
-        path for path in tracked
+        path
+        for path in tracked
         if not path.endswith((".ipynb", "README.md"))  # derived copies, checked above
-        and (ROOT / path).is_file() and url in (ROOT / path).read_text(errors="ignore")
+        and (ROOT / path).is_file()
+        and url in (ROOT / path).read_text(errors="ignore")
     ]
     assert written == ["pyproject.toml"]
 
@@ -131,6 +136,10 @@ def test_make_lab_serves_the_course_with_instructor_tools():
 
 def test_binder_start_limits_malloc_arenas_and_runs_the_server_command():
     env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
-    done = subprocess.run(["bash", str(ROOT / "start"), "sh", "-c", "echo $MALLOC_ARENA_MAX; exit 3"], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "start"), "sh", "-c", "echo $MALLOC_ARENA_MAX; exit 3"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert (done.returncode, done.stdout.strip()) == (3, "2")

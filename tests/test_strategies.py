@@ -84,6 +84,7 @@ def test_keras_strategies_with_mirror_images_predict_the_same_for_an_image_and_i
     plain, both = _keras_predict(lopsided, mirror=False), _keras_predict(lopsided, mirror=True)
     assert (plain(images) != plain(images[:, :, ::-1])).any()  # the model itself is not symmetric
     assert (both(images) == both(images[:, :, ::-1])).all()
-    trained = scratch_cnn(images[:16], np.arange(16) % 2, validation_split=0.25, learning_rate=1e-3, epochs=1,
-                          patience=1)
+    trained = scratch_cnn(
+        images[:16], np.arange(16) % 2, validation_split=0.25, learning_rate=1e-3, epochs=1, patience=1
+    )
     assert trained.details["mirror"]

@@ -93,10 +93,16 @@ def test_too_many_blocks_and_unknown_layers_say_what_exists(model):
 
 
 def test_plain_sequential_cnn_falls_back_to_layers():
-    cnn = keras.Sequential([
-        keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3, name="c1"), keras.layers.BatchNormalization(name="b1"),
-        keras.layers.Conv2D(4, 3, name="c2"), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, name="d"),
-    ])
+    cnn = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(4, 3, name="c1"),
+            keras.layers.BatchNormalization(name="b1"),
+            keras.layers.Conv2D(4, 3, name="c2"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2, name="d"),
+        ]
+    )
     assert list(blocks(cnn)) == ["c1", "c2", "d"]
     unfreeze_last(cnn, 1)
     assert [layer.name for layer in cnn.layers if layer.trainable and layer.weights] == ["c2", "d"]

@@ -62,8 +62,18 @@ def _constant_image(rng, size, label):
 
 def test_generation_chunks_cover_every_index():
     # 600 images from index 5 span three chunks; labels follow the global index.
-    images, labels = tasks._generate(_constant_image, 3, 600, seed=0, image_size=32, start=5, n_jobs=1,
-                                     progress=False, return_attributes=False, what="x")
+    images, labels = tasks._generate(
+        _constant_image,
+        3,
+        600,
+        seed=0,
+        image_size=32,
+        start=5,
+        n_jobs=1,
+        progress=False,
+        return_attributes=False,
+        what="x",
+    )
     assert labels[:3].tolist() == [2, 0, 1] and (images[:, 0, 0, 0] == labels).all()
 
 

@@ -41,10 +41,10 @@ def test_best_epoch_reads_a_history_or_its_dict():
 def test_training_dataset_augments_but_keeps_labels_and_shapes():
     images = RNG.integers(0, 256, (6, 16, 16, 3)).astype("float32")
     labels = np.arange(6) % 2
-    (batch, batch_labels), = list(training_dataset(images, labels, batch_size=6))
+    ((batch, batch_labels),) = list(training_dataset(images, labels, batch_size=6))
     assert batch.shape == (6, 16, 16, 3) and sorted(batch_labels.numpy().tolist()) == sorted(labels.tolist())
     assert not np.allclose(np.sort(batch.numpy().ravel()), np.sort(images.ravel()))  # augmented
-    (plain, _), = list(training_dataset(images, labels, batch_size=6, augment=False))
+    ((plain, _),) = list(training_dataset(images, labels, batch_size=6, augment=False))
     assert np.allclose(np.sort(plain.numpy().ravel()), np.sort(images.ravel()))
 
 
@@ -53,8 +53,9 @@ def test_fit_classifier_compiles_and_keeps_the_best_epoch():
     images = RNG.integers(0, 256, (8, 16, 16, 3)).astype("float32")
     labels = np.arange(8) % 2
     net = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
-    history = fit_classifier(net, images, labels, images, 1 - labels, learning_rate=1e-2, epochs=20, patience=2,
-                             batch_size=4)
+    history = fit_classifier(
+        net, images, labels, images, 1 - labels, learning_rate=1e-2, epochs=20, patience=2, batch_size=4
+    )
     assert len(history["loss"]) < 20 and set(history) >= {"accuracy", "val_accuracy", "val_loss"}
     best = best_epoch(history)
     assert net.evaluate(images, 1 - labels, verbose=0)[0] == pytest.approx(history["val_loss"][best], rel=1e-3)

@@ -87,5 +87,9 @@ def test_the_playground_says_which_controls_apply_to_each_strategy():
         playground.strategy.value = name
         ignored[name] = playground.ignored_controls()
         assert playground.epochs.disabled == ("epochs" in ignored[name])
-    assert ignored == {"pixels_logreg": ["epochs", "learning rate"], "scratch_cnn": [],
-                       "feature_extraction": ["epochs", "learning rate"], "fine_tune": []}
+    assert ignored == {
+        "pixels_logreg": ["epochs", "learning rate"],
+        "scratch_cnn": [],
+        "feature_extraction": ["epochs", "learning rate"],
+        "fine_tune": [],
+    }

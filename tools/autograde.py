@@ -58,8 +58,10 @@ STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}")
 KERNEL_NAME = "course-sandbox"
 MAX_SUBMISSION_BYTES = 50 << 20
 # Feedback pages are plain documents: no script, frame, form or remote resource may run or load.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
-                           "form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+    "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 MAX_FEEDBACK_BYTES = 10 << 20
 
 
@@ -93,8 +95,10 @@ def _plain_file_problem(path: Path) -> str | None:
 def find_submissions(folder: Path) -> tuple[list[Submission], list[str]]:
     """The submissions in ``folder``, and a sentence for everything in it that is not one."""
     if not folder.is_dir():
-        raise SystemExit(f"{folder} is not a folder. Pass a folder holding <student_id>.ipynb files or "
-                         f"<student_id>/{ASSIGNMENT}.ipynb folders.")
+        raise SystemExit(
+            f"{folder} is not a folder. Pass a folder holding <student_id>.ipynb files or "
+            f"<student_id>/{ASSIGNMENT}.ipynb folders."
+        )
     submissions, problems, seen = [], [], set()
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
@@ -124,8 +128,10 @@ def find_submissions(folder: Path) -> tuple[list[Submission], list[str]]:
             seen.add(student_id)
             submissions.append(Submission(student_id, notebook))
     if not submissions:
-        raise SystemExit(f"No submissions in {folder}: expected <student_id>.ipynb files or "
-                         f"<student_id>/{ASSIGNMENT}.ipynb folders.\n" + "\n".join(problems))
+        raise SystemExit(
+            f"No submissions in {folder}: expected <student_id>.ipynb files or "
+            f"<student_id>/{ASSIGNMENT}.ipynb folders.\n" + "\n".join(problems)
+        )
     return submissions, problems
 
 
@@ -147,8 +153,11 @@ def restore_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) 
     A cell whose grade_id the release does not have (or has already given out) loses its nbgrader
     metadata: a student cannot make an answer cell worth 100 points, nor a new graded cell.
     """
-    released = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]
-                for cell in release.cells if "nbgrader" in cell.metadata}
+    released = {
+        cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]
+        for cell in release.cells
+        if "nbgrader" in cell.metadata
+    }
     changed, seen = [], set()
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader")
@@ -166,15 +175,26 @@ def restore_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) 
     return changed
 
 
-def _nbgrader(course: Path, *args: str, env: dict[str, str], log: Path | None = None,
-              timeout: float | None = None) -> int | None:
+def _nbgrader(
+    course: Path, *args: str, env: dict[str, str], log: Path | None = None, timeout: float | None = None
+) -> int | None:
     """Run one nbgrader command in ``course``; return its exit status (``None`` when it timed out)."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               JUPYTER_PATH=str(course / ".jupyter"), **env)
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        JUPYTER_PATH=str(course / ".jupyter"),
+        **env,
+    )
     env.pop(SEED_VARIABLE, None)
     with open(log or os.devnull, "a") as out:
-        process = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=course,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             return process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -236,14 +256,26 @@ def make_course(workdir: Path, seed: int, *, submission_timeout: float) -> tuple
     nbformat.write(nb, notebook)
     (workdir / "seed").write_text(f"{seed}\n")
     config = (ROOT / "nbgrader_config.py").read_text()
-    (course / "nbgrader_config.py").write_text(config + COURSE_CONFIG.format(
-        root=str(ROOT), kernel=KERNEL_NAME, submission_timeout=int(submission_timeout),
-        sockets_variable=SOCKETS_VARIABLE))
+    (course / "nbgrader_config.py").write_text(
+        config
+        + COURSE_CONFIG.format(
+            root=str(ROOT),
+            kernel=KERNEL_NAME,
+            submission_timeout=int(submission_timeout),
+            sockets_variable=SOCKETS_VARIABLE,
+        )
+    )
     kernel = course / ".jupyter" / "kernels" / KERNEL_NAME
     kernel.mkdir(parents=True)
     (kernel / "kernel.json").write_text(
-        json.dumps({"argv": [sys.executable, str(ROOT / "tools" / "sandbox.py"), "kernel", "-f", "{connection_file}"],
-                    "display_name": "Python 3 (grading sandbox)", "language": "python"}))
+        json.dumps(
+            {
+                "argv": [sys.executable, str(ROOT / "tools" / "sandbox.py"), "kernel", "-f", "{connection_file}"],
+                "display_name": "Python 3 (grading sandbox)",
+                "language": "python",
+            }
+        )
+    )
     if _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", env={}, log=workdir / "release.log") != 0:
         raise SystemExit(f"nbgrader generate_assignment failed:\n{(workdir / 'release.log').read_text()[-3000:]}")
     return course, hidden
@@ -258,9 +290,18 @@ def _readable_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
         return None, f"not a readable notebook ({type(error).__name__}: {str(error)[:200]})"
 
 
-def grade_submission(course: Path, workdir: Path, hidden: dict[str, str], submission: Submission, logs: Path, *,
-                     release: nbformat.NotebookNode, hide: list[Path], cell_timeout: int | None,
-                     timeout: float) -> str:
+def grade_submission(
+    course: Path,
+    workdir: Path,
+    hidden: dict[str, str],
+    submission: Submission,
+    logs: Path,
+    *,
+    release: nbformat.NotebookNode,
+    hide: list[Path],
+    cell_timeout: int | None,
+    timeout: float,
+) -> str:
     """Autograde one submission in its own nbgrader run and sandbox; return what went wrong ('' if nothing)."""
     nb, problem = _readable_notebook(submission.notebook)
     if nb is None:
@@ -279,16 +320,38 @@ def grade_submission(course: Path, workdir: Path, hidden: dict[str, str], submis
     runtime = run / "runtime"
     runtime.mkdir(mode=0o700)
     job = run / "job.json"
-    job.write_text(json.dumps({"hidden": hidden, "seed_file": str(workdir / "seed"), "hand_in": str(home / "hand-in"),
-                               "scratch": str(run)}))
-    env = {sandbox.HOME_VARIABLE: str(home), sandbox.HIDE_VARIABLE: os.pathsep.join(map(str, hide)),
-           sandbox.HAND_IN_VARIABLE: str(home / "hand-in"), SOCKETS_VARIABLE: str(sockets / "kernel"),
-           JOB_VARIABLE: str(job), "JUPYTER_RUNTIME_DIR": str(runtime)}
+    job.write_text(
+        json.dumps(
+            {
+                "hidden": hidden,
+                "seed_file": str(workdir / "seed"),
+                "hand_in": str(home / "hand-in"),
+                "scratch": str(run),
+            }
+        )
+    )
+    env = {
+        sandbox.HOME_VARIABLE: str(home),
+        sandbox.HIDE_VARIABLE: os.pathsep.join(map(str, hide)),
+        sandbox.HAND_IN_VARIABLE: str(home / "hand-in"),
+        SOCKETS_VARIABLE: str(sockets / "kernel"),
+        JOB_VARIABLE: str(job),
+        "JUPYTER_RUNTIME_DIR": str(runtime),
+    }
     options = [f"--Execute.timeout={cell_timeout}", f"--TolerantExecute.timeout={cell_timeout}"] if cell_timeout else []
     try:
         # nbgrader's own deadline is the notebook's plus time for the hidden tests; this one is the last resort
-        status = _nbgrader(course, "autograde", ASSIGNMENT, f"--student={submission.student_id}", "--force",
-                           *options, env=env, log=log, timeout=timeout + 900)
+        status = _nbgrader(
+            course,
+            "autograde",
+            ASSIGNMENT,
+            f"--student={submission.student_id}",
+            "--force",
+            *options,
+            env=env,
+            log=log,
+            timeout=timeout + 900,
+        )
     finally:
         shutil.rmtree(run, ignore_errors=True)  # nothing of one submission is left for the next
     if status is None:
@@ -312,8 +375,11 @@ def collect_grades(course: Path, submissions: list[Submission], problems: dict[s
                 graded = None
             if graded is not None:
                 grade.score = float(graded.score)
-                grade.by_cell = {cell.name: (float(cell.score), float(cell.max_score))
-                                 for notebook in graded.notebooks for cell in notebook.grades}
+                grade.by_cell = {
+                    cell.name: (float(cell.score), float(cell.max_score))
+                    for notebook in graded.notebooks
+                    for cell in notebook.grades
+                }
             grades.append(grade)
     return grades
 
@@ -332,7 +398,7 @@ def secret_forms(seed: int, hidden: dict[str, str], public: str = "") -> dict[st
         forms[text[::-1]] = f"{what}, reversed"
         for shift in range(3):
             # base64 of the text wherever it starts in an encoded stream: the groups it alone decides
-            encoded = base64.b64encode(b"\0" * shift + raw).decode()[4 if shift else 0:-4]
+            encoded = base64.b64encode(b"\0" * shift + raw).decode()[4 if shift else 0 : -4]
             for form in (encoded, encoded.replace("+", "-").replace("/", "_")):
                 if len(form) >= 8:
                     forms[form] = f"{what}, base64"
@@ -352,7 +418,7 @@ def inert(page: str) -> str:
     """A feedback page with a Content-Security-Policy that blocks every script, frame and remote load."""
     meta = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
     head = re.search(r"<head[^>]*>", page, re.IGNORECASE)
-    return page[:head.end()] + meta + page[head.end():] if head else meta + page
+    return page[: head.end()] + meta + page[head.end() :] if head else meta + page
 
 
 def write_feedback(course: Path, grades: list[Grade], out: Path, forms: dict[str, str]) -> None:
@@ -365,11 +431,13 @@ def write_feedback(course: Path, grades: list[Grade], out: Path, forms: dict[str
         text = page.read_text(errors="replace")
         found = leaks(text, forms)
         if found:
-            text = ("<!DOCTYPE html><title>Feedback withheld</title><p>This feedback page was withheld: it held "
-                    "what the grader keeps secret. Your instructor has your score.</p>")
+            text = (
+                "<!DOCTYPE html><title>Feedback withheld</title><p>This feedback page was withheld: it held "
+                "what the grader keeps secret. Your instructor has your score.</p>"
+            )
             grade.problem = (grade.problem + "; " if grade.problem else "") + f"feedback withheld ({', '.join(found)})"
         elif len(text.encode()) > MAX_FEEDBACK_BYTES:
-            text = text[:MAX_FEEDBACK_BYTES // 2] + "<p>[the rest of this page was cut by the grader]</p>"
+            text = text[: MAX_FEEDBACK_BYTES // 2] + "<p>[the rest of this page was cut by the grader]</p>"
         (out / "feedback" / f"{grade.student_id}.html").write_text(inert(text))
 
 
@@ -401,8 +469,10 @@ def check_sandbox(workdir: Path, hide: list[Path]) -> str:
     except sandbox.SandboxUnavailable as error:
         raise SystemExit(f"Not grading: {error}") from None
     if report["readable"]:
-        raise SystemExit(f"A submission could read {report['readable']}: not grading. Grade in a container "
-                         "(README: 'Grading safely').")
+        raise SystemExit(
+            f"A submission could read {report['readable']}: not grading. Grade in a container "
+            "(README: 'Grading safely')."
+        )
     return report["isolation"]
 
 
@@ -414,8 +484,9 @@ def private(out: Path) -> None:
             path.chmod(0o700 if path.is_dir() else 0o600)
 
 
-def autograde(folder: Path, out: Path, *, cell_timeout: int | None = None, timeout: float = 900,
-              keep: bool = False) -> list[Grade]:
+def autograde(
+    folder: Path, out: Path, *, cell_timeout: int | None = None, timeout: float = 900, keep: bool = False
+) -> list[Grade]:
     """Grade every submission in ``folder``; write grades.csv, feedback and logs to ``out``."""
     submissions, skipped = find_submissions(folder)
     for line in skipped:
@@ -434,8 +505,17 @@ def autograde(folder: Path, out: Path, *, cell_timeout: int | None = None, timeo
         problems = {}
         for number, submission in enumerate(submissions, 1):
             print(f"[{number}/{len(submissions)}] grading {submission.student_id} ...", flush=True)
-            problem = grade_submission(course, workdir, hidden, submission, out / "logs", release=release,
-                                       hide=hide, cell_timeout=cell_timeout, timeout=timeout)
+            problem = grade_submission(
+                course,
+                workdir,
+                hidden,
+                submission,
+                out / "logs",
+                release=release,
+                hide=hide,
+                cell_timeout=cell_timeout,
+                timeout=timeout,
+            )
             if problem:
                 problems[submission.student_id] = problem
         grades = collect_grades(course, submissions, problems)
@@ -453,8 +533,10 @@ def autograde(folder: Path, out: Path, *, cell_timeout: int | None = None, timeo
     for grade in grades:
         note = f"   ({grade.problem})" if grade.problem else ""
         print(f"{grade.student_id:<{width}}  {grade.score:g} / {grade.max_score:g}{note}")
-    print(f"\nGrades: {out / 'grades.csv'}\nFeedback: {out / 'feedback'}\nLogs: {out / 'logs'}\n"
-          "The written reflection is graded by hand (nbgrader formgrader); its points are not in the score yet.")
+    print(
+        f"\nGrades: {out / 'grades.csv'}\nFeedback: {out / 'feedback'}\nLogs: {out / 'logs'}\n"
+        "The written reflection is graded by hand (nbgrader formgrader); its points are not in the score yet."
+    )
     return grades
 
 
@@ -462,8 +544,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.autograde", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", type=Path, help="folder of <student_id>.ipynb or <student_id>/ folders")
     parser.add_argument("--out", type=Path, default=ROOT / "graded", help="where grades and feedback go")
-    parser.add_argument("--cell-timeout", type=int, default=None,
-                        help="seconds one cell may run (default: c.Execute.timeout of nbgrader_config.py)")
+    parser.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=None,
+        help="seconds one cell may run (default: c.Execute.timeout of nbgrader_config.py)",
+    )
     parser.add_argument("--timeout", type=float, default=900, help="seconds one submission may take in all")
     parser.add_argument("--keep", action="store_true", help="keep the temporary grading course to inspect it")
     args = parser.parse_args(argv)

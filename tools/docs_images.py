@@ -27,9 +27,15 @@ def source_grid(path=DOCS / "source_task.png", seed: int = 0) -> None:
     images, labels = make_source_task(2 * len(SOURCE_CLASSES), seed=seed)
     order = labels.argsort(kind="stable")
     fig, ax = plt.subplots(figsize=(1.2 * len(SOURCE_CLASSES), 3.2))
-    image_grid(images[order], labels[order], class_names=SOURCE_CLASSES, columns=len(SOURCE_CLASSES), ax=ax,
-               title=f"Source task for pretraining: {len(SOURCE_CLASSES)} accessories, half the people wearing"
-                     " a second one; no sunglasses, no hats")
+    image_grid(
+        images[order],
+        labels[order],
+        class_names=SOURCE_CLASSES,
+        columns=len(SOURCE_CLASSES),
+        ax=ax,
+        title=f"Source task for pretraining: {len(SOURCE_CLASSES)} accessories, half the people wearing"
+        " a second one; no sunglasses, no hats",
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

@@ -33,8 +33,9 @@ from typing import Any
 
 from tools import sandbox
 
-HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*\n?",
-                          re.MULTILINE | re.DOTALL)
+HIDDEN_BLOCK = re.compile(
+    r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL
+)
 MAX_INDEX_BYTES = 8 << 20
 MAX_FILE_BYTES = 64 << 20
 MAX_MESSAGE_CHARS = 500
@@ -67,15 +68,18 @@ def split_hidden_tests(cells: list) -> dict[str, str]:
         meta = cell.metadata["nbgrader"]
         blocks = HIDDEN_BLOCK.findall(cell.source)
         if not blocks:
-            raise ValueError(f"test cell {meta['grade_id']!r} has no hidden tests. Its points come from its hidden "
-                             "tests, run outside the student's kernel on what the cell hands in: add a "
-                             "### BEGIN HIDDEN TESTS / ### END HIDDEN TESTS block that checks what its asserts check.")
+            raise ValueError(
+                f"test cell {meta['grade_id']!r} has no hidden tests. Its points come from its hidden "
+                "tests, run outside the student's kernel on what the cell hands in: add a "
+                "### BEGIN HIDDEN TESTS / ### END HIDDEN TESTS block that checks what its asserts check."
+            )
         hidden[meta["grade_id"]] = "".join(blocks)
         cell.source = HIDDEN_BLOCK.sub("", cell.source)
     return hidden
 
 
 # --- what the hidden tests run with (inside the confined checker) -------------------------------------
+
 
 def _plain_file(path: Path, limit: int) -> Path:
     """``path`` if it is a regular file (not a link) of at most ``limit`` bytes."""
@@ -101,11 +105,13 @@ def load_hand_in(folder: Path) -> dict[str, Any]:
             if file != f"{name}.{kind}":
                 raise ValueError(f"{name}: unexpected file {file!r}")
             path = _plain_file(folder / file, MAX_FILE_BYTES)
-            values[name] = (keras.saving.load_model(path, safe_mode=True) if kind == "keras"
-                            else np.load(path, allow_pickle=False))
+            values[name] = (
+                keras.saving.load_model(path, safe_mode=True) if kind == "keras" else np.load(path, allow_pickle=False)
+            )
         elif kind == "history":
-            values[name] = SimpleNamespace(history=dict(entry["value"]["history"]),
-                                           params=dict(entry["value"]["params"]))
+            values[name] = SimpleNamespace(
+                history=dict(entry["value"]["history"]), params=dict(entry["value"]["params"])
+            )
         elif kind == "json":
             values[name] = entry.get("value")
         else:
@@ -135,8 +141,12 @@ class Checks:
         import keras
         import numpy as np
 
-        return np.concatenate([keras.ops.convert_to_numpy(model(images[i:i + batch_size], training=False))
-                               for i in range(0, len(images), batch_size)])
+        return np.concatenate(
+            [
+                keras.ops.convert_to_numpy(model(images[i : i + batch_size], training=False))
+                for i in range(0, len(images), batch_size)
+            ]
+        )
 
     def hidden_accuracy(self, model, n_images: int = 1000) -> float:
         """Accuracy of ``model`` on the hidden test set."""
@@ -171,10 +181,14 @@ class Checks:
                 changed.append(layer.name)
                 continue
             # a layer that trains may change its weights, but never its statistics
-            compared = (zip(layer.non_trainable_weights, theirs.non_trainable_weights, strict=False)
-                        if only_frozen and theirs.trainable else zip(layer.weights, theirs.weights, strict=False))
+            compared = (
+                zip(layer.non_trainable_weights, theirs.non_trainable_weights, strict=False)
+                if only_frozen and theirs.trainable
+                else zip(layer.weights, theirs.weights, strict=False)
+            )
             if len(layer.weights) != len(theirs.weights) or not all(
-                    np.array_equal(a.numpy(), b.numpy()) for a, b in compared):
+                np.array_equal(a.numpy(), b.numpy()) for a, b in compared
+            ):
                 changed.append(layer.name)
         return changed
 
@@ -204,8 +218,16 @@ class Checks:
     def namespace(self) -> dict[str, Any]:
         import numpy as np
 
-        names = ("hidden_test_set", "predict_logits", "hidden_accuracy", "bundled_base",
-                 "changed_pretrained_layers", "trainable_blocks", "trainable_count", "learning_rates")
+        names = (
+            "hidden_test_set",
+            "predict_logits",
+            "hidden_accuracy",
+            "bundled_base",
+            "changed_pretrained_layers",
+            "trainable_blocks",
+            "trainable_count",
+            "learning_rates",
+        )
         return {"np": np, **{name: getattr(self, name) for name in names}}
 
 
@@ -223,8 +245,11 @@ def evaluate(hand_in_dir: Path, tests: list[tuple[str, str]], seed: int) -> dict
     for grade_id, code in tests:
         folder = hand_in_dir / grade_id
         if not (folder / "values.json").is_file():
-            verdicts[grade_id] = {"passed": False, "message": "nothing was handed in by this cell: it did not run "
-                                  "to its hand_in(...) line (did it, or a cell before it, fail or not run?)"}
+            verdicts[grade_id] = {
+                "passed": False,
+                "message": "nothing was handed in by this cell: it did not run "
+                "to its hand_in(...) line (did it, or a cell before it, fail or not run?)",
+            }
             continue
         try:
             values.update(load_hand_in(folder))
@@ -249,8 +274,9 @@ print(VERDICT_MARK + json.dumps(verdicts), flush=True)
 """
 
 
-def run_outside(hand_in_dir: Path, tests: list[tuple[str, str]], seed: int, *, scratch: Path,
-                timeout: float = 600) -> tuple[dict[str, dict], str]:
+def run_outside(
+    hand_in_dir: Path, tests: list[tuple[str, str]], seed: int, *, scratch: Path, timeout: float = 600
+) -> tuple[dict[str, dict], str]:
     """Run the hidden tests in a confined Python of their own; return the verdicts and what it printed.
 
     ``python -I`` (no current folder, user site or ``PYTHON*`` variables on ``sys.path``), as the
@@ -268,9 +294,11 @@ def run_outside(hand_in_dir: Path, tests: list[tuple[str, str]], seed: int, *, s
         shutil.rmtree(home, ignore_errors=True)
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(VERDICT_MARK):
-            return json.loads(line[len(VERDICT_MARK):]), done.stderr
-    return (_every_cell_failed(tests, f"the grader's checks could not run (exit {done.returncode})"),
-            done.stdout[-3000:] + done.stderr[-3000:])
+            return json.loads(line[len(VERDICT_MARK) :]), done.stderr
+    return (
+        _every_cell_failed(tests, f"the grader's checks could not run (exit {done.returncode})"),
+        done.stdout[-3000:] + done.stderr[-3000:],
+    )
 
 
 def _every_cell_failed(tests: list[tuple[str, str]], message: str) -> dict[str, dict]:

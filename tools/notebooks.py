@@ -55,10 +55,7 @@ def colab_url(notebook: Path, root: Path = ROOT, branch: str = "main") -> str:
 
 def course_notebooks(root: Path = ROOT) -> list[Path]:
     """Every notebook of the repository, outside virtual environments and build folders."""
-    return sorted(
-        p for p in root.rglob("*.ipynb")
-        if not SKIP_PARTS.intersection(p.relative_to(root).parts)
-    )
+    return sorted(p for p in root.rglob("*.ipynb") if not SKIP_PARTS.intersection(p.relative_to(root).parts))
 
 
 def student_notebooks(root: Path = ROOT) -> list[Path]:

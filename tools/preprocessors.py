@@ -84,8 +84,13 @@ class TolerantExecute(Execute):
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             self._stopped = "the kernel died in an earlier cell"
-            cell.outputs.append(_error("DeadKernelError", "the kernel died while this cell ran (it was killed, or "
-                                       "ran out of memory); the cells after it did not run"))
+            cell.outputs.append(
+                _error(
+                    "DeadKernelError",
+                    "the kernel died while this cell ran (it was killed, or "
+                    "ran out of memory); the cells after it did not run",
+                )
+            )
         except CellTimeoutError:
             self._timed_out = True
         if self._timed_out and not self._stopped:
@@ -117,7 +122,7 @@ class BoundOutputs(NbGraderPreprocessor):
         if len(text) <= limit:
             return text
         head, tail = limit * 4 // 5, limit // 5
-        return text[:head] + CUT_NOTE.format(len(text) - head - tail) + text[len(text) - tail:]
+        return text[:head] + CUT_NOTE.format(len(text) - head - tail) + text[len(text) - tail :]
 
     def _bound(self, output):
         kind = output.output_type
@@ -188,8 +193,11 @@ class HiddenVerdicts(NbGraderPreprocessor):
         for cell in nb.cells:
             if is_test_cell(cell):
                 grade_id = cell.metadata["nbgrader"]["grade_id"]
-                cell.outputs = self._judged(cell.outputs, verdicts.get(grade_id) or {
-                    "passed": False, "message": "this cell has no hidden tests to decide its points"})
+                cell.outputs = self._judged(
+                    cell.outputs,
+                    verdicts.get(grade_id)
+                    or {"passed": False, "message": "this cell has no hidden tests to decide its points"},
+                )
         return nb, resources
 
     @staticmethod

@@ -40,15 +40,20 @@ BASE_CARD = Path("helpers") / "weights" / "mobilenetv2_035_96_source.json"
 STRATEGY_LABELS = {
     "pixels_logreg": ("logistic regression on pixels", "pixels"),
     "scratch_cnn": ("small CNN from scratch (3 learning rates, at least 60 s each)", "small CNN from scratch"),
-    "feature_extraction": ("feature extraction (frozen bundled base, mirror images too, logistic regression)",
-                           "feature extraction"),
-    "fine_tune": ("fine-tuning the last 3 blocks at a low learning rate, from feature extraction's head",
-                  "fine-tuning"),
+    "feature_extraction": (
+        "feature extraction (frozen bundled base, mirror images too, logistic regression)",
+        "feature extraction",
+    ),
+    "fine_tune": (
+        "fine-tuning the last 3 blocks at a low learning rate, from feature extraction's head",
+        "fine-tuning",
+    ),
 }
 #: README's name for a notebook of notebooks.json, where it is not the path without ``.ipynb``.
 NOTEBOOK_LABELS = {
-    "solutions/sunglasses_vs_hat/sunglasses_vs_hat.ipynb":
-        "solutions/sunglasses_vs_hat (the exercise, solved, with its section-7 experiment)",
+    "solutions/sunglasses_vs_hat/sunglasses_vs_hat.ipynb": (
+        "solutions/sunglasses_vs_hat (the exercise, solved, with its section-7 experiment)"
+    ),
 }
 MARK = re.compile(r"<!-- (?P<name>[\w:-]+?):(?P<kind>start|end)\b(?P<words>[^>]*?)-->")
 
@@ -128,8 +133,16 @@ def ladder_table(rows: list[dict], n: int) -> str:
     cells = []
     for strategy in strategies([row for row in rows if row["n"] == n]):
         row = ladder_row(rows, strategy, n)
-        cells.append([STRATEGY_LABELS[strategy][0], str(n), percent(row["accuracy"]), seconds(row["train_s"]),
-                      megabytes(row["peak_rss_mb"]), str(row["seeds"])])
+        cells.append(
+            [
+                STRATEGY_LABELS[strategy][0],
+                str(n),
+                percent(row["accuracy"]),
+                seconds(row["train_s"]),
+                megabytes(row["peak_rss_mb"]),
+                str(row["seeds"]),
+            ]
+        )
     if not cells:
         raise ValueError(f"{BENCHMARKS / 'ladder.json'} has no rows at N = {n}")
     return table(["strategy", "N", "test accuracy", "train s", "peak RSS MB", "seeds"], cells)
@@ -149,19 +162,37 @@ def ladder_by_n_table(rows: list[dict]) -> str:
 
 def notebooks_table(rows: list[dict]) -> str:
     """Seconds and peak RSS of each notebook, the lectures in all, then ``make autograde`` of one submission."""
-    notebooks = sorted((row for row in rows if row["notebook"].endswith(".ipynb")),
-                       key=lambda row: (not row["notebook"].startswith("lectures/"), row["notebook"]))
-    cells = [[NOTEBOOK_LABELS.get(row["notebook"], row["notebook"].removesuffix(".ipynb")), f"{row['seconds']:.1f}",
-              megabytes(row["peak_rss_mb"])] for row in notebooks]
+    notebooks = sorted(
+        (row for row in rows if row["notebook"].endswith(".ipynb")),
+        key=lambda row: (not row["notebook"].startswith("lectures/"), row["notebook"]),
+    )
+    cells = [
+        [
+            NOTEBOOK_LABELS.get(row["notebook"], row["notebook"].removesuffix(".ipynb")),
+            f"{row['seconds']:.1f}",
+            megabytes(row["peak_rss_mb"]),
+        ]
+        for row in notebooks
+    ]
     lectures = [row for row in notebooks if row["notebook"].startswith("lectures/")]
     if lectures:
-        cells.append(["all lectures", f"{sum(row['seconds'] for row in lectures):.1f}",
-                      megabytes(max(row["peak_rss_mb"] for row in lectures))])
+        cells.append(
+            [
+                "all lectures",
+                f"{sum(row['seconds'] for row in lectures):.1f}",
+                megabytes(max(row["peak_rss_mb"] for row in lectures)),
+            ]
+        )
     for row in rows:
         if row["notebook"] == "make autograde, one submission":
-            cells.append([f"`make autograde`, one submission (the experiment skipped), of which "
-                          f"{row['outside_checks_seconds']:.1f} s run the hidden tests outside the kernel",
-                          f"{row['seconds']:.1f}", ""])
+            cells.append(
+                [
+                    f"`make autograde`, one submission (the experiment skipped), of which "
+                    f"{row['outside_checks_seconds']:.1f} s run the hidden tests outside the kernel",
+                    f"{row['seconds']:.1f}",
+                    "",
+                ]
+            )
     return table(["notebook", "seconds", "peak RSS MB"], cells)
 
 
@@ -230,8 +261,12 @@ RENDERERS: dict[str, Callable[..., str]] = {
 
 def sources(root: Path = ROOT) -> list[Path]:
     """Every file README's generated blocks are made from."""
-    return [root / "pyproject.toml", *sorted((root / BENCHMARKS).glob("*.json")), root / BASE_CARD,
-            *student_notebooks(root)]
+    return [
+        root / "pyproject.toml",
+        *sorted((root / BENCHMARKS).glob("*.json")),
+        root / BASE_CARD,
+        *student_notebooks(root),
+    ]
 
 
 def marker_arguments(words: str) -> dict[str, str]:
@@ -260,8 +295,9 @@ def render(name: str, arguments: dict[str, str], root: Path = ROOT) -> str:
         inspect.signature(renderer).bind(root, **arguments)
     except TypeError as exc:
         wanted = list(inspect.signature(renderer).parameters)[1:]
-        raise ValueError(f"marker <!-- {name}:start --> takes {wanted or 'no arguments'}, "
-                         f"not {arguments}: {exc}") from None
+        raise ValueError(
+            f"marker <!-- {name}:start --> takes {wanted or 'no arguments'}, not {arguments}: {exc}"
+        ) from None
     return renderer(root, **arguments)
 
 
@@ -304,10 +340,12 @@ def regenerate(text: str, root: Path = ROOT) -> str:
             detail = f"its record has no {exc}" if isinstance(exc, KeyError) else exc
             raise ValueError(f"{where(text, start)}: {detail}") from None
         on_own_line = text.startswith("\n", start.end())
-        if not on_own_line and not text[text.rfind("\n", 0, start.start()) + 1:start.start()].strip():
-            raise ValueError(f"{where(text, start)} starts a line, so markdown would show the rest of that line as "
-                             "raw HTML: put a word before it")
-        pieces += [text[done:start.end()], f"\n{rendered}\n" if on_own_line else rendered]
+        if not on_own_line and not text[text.rfind("\n", 0, start.start()) + 1 : start.start()].strip():
+            raise ValueError(
+                f"{where(text, start)} starts a line, so markdown would show the rest of that line as "
+                "raw HTML: put a word before it"
+            )
+        pieces += [text[done : start.end()], f"\n{rendered}\n" if on_own_line else rendered]
         done = end.start()
     return "".join([*pieces, text[done:]])
 
@@ -326,8 +364,9 @@ def main(argv: Iterable[str] | None = None, root: Path = ROOT) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if command == "check":
-        diff = difflib.unified_diff(text.splitlines(keepends=True), fresh.splitlines(keepends=True),
-                                    "README.md", "README.md (make readme)")
+        diff = difflib.unified_diff(
+            text.splitlines(keepends=True), fresh.splitlines(keepends=True), "README.md", "README.md (make readme)"
+        )
         sys.stdout.writelines(diff)
         if fresh != text:
             print("README.md differs from docs/benchmarks/*.json: run `make readme`")

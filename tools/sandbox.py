@@ -43,8 +43,16 @@ HOME_VARIABLE = "COURSE_SANDBOX_HOME"
 HIDE_VARIABLE = "COURSE_SANDBOX_HIDE"
 USER_VARIABLE = "COURSE_SANDBOX_USER"
 HAND_IN_VARIABLE = "COURSE_HAND_IN_DIR"
-KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                  "MALLOC_ARENA_MAX", HAND_IN_VARIABLE)
+KEPT_VARIABLES = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "OMP_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "MALLOC_ARENA_MAX",
+    HAND_IN_VARIABLE,
+)
 MAX_FILE_BYTES = 1 << 30
 TMP_BYTES = 512 << 20
 
@@ -59,38 +67,57 @@ def sandbox_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        raise SandboxUnavailable(f"{USER_VARIABLE}={name!r} is not a user on this machine; name an "
-                                 "unprivileged user (the default is 'nobody')") from None
+        raise SandboxUnavailable(
+            f"{USER_VARIABLE}={name!r} is not a user on this machine; name an "
+            "unprivileged user (the default is 'nobody')"
+        ) from None
 
 
 def needed_paths() -> list[Path]:
     """What confined code must still reach: the Python installation and the ``helpers`` package."""
     import helpers
 
-    return sorted({Path(p).resolve() for p in (sys.base_prefix, sys.prefix)}
-                  | {Path(helpers.__file__).resolve().parent})
+    return sorted(
+        {Path(p).resolve() for p in (sys.base_prefix, sys.prefix)} | {Path(helpers.__file__).resolve().parent}
+    )
 
 
 def covered_paths(extra: list[Path]) -> list[Path]:
     """What confined code must not see: the places secrets or other people's files live."""
     homes = {Path(pwd.getpwuid(uid).pw_dir) for uid in {0, os.geteuid()}}
     usual = [Path(p) for p in ("/tmp", "/var/tmp", "/home", "/root", "/srv", "/mnt", "/media", "/run/user")]
-    return sorted({p.resolve() for p in [*usual, *homes, ROOT, *extra] if p.exists()},
-                  key=lambda p: (len(p.parts), str(p)))
+    return sorted(
+        {p.resolve() for p in [*usual, *homes, ROOT, *extra] if p.exists()}, key=lambda p: (len(p.parts), str(p))
+    )
 
 
 def sandbox_environment(home: Path) -> dict[str, str]:
     """The confined code's environment: the grader's locale and PATH, everything else private."""
     env = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
-    env.update(HOME=str(home), TMPDIR=str(home), KERAS_HOME=str(home / ".keras"),
-               MPLCONFIGDIR=str(home / ".matplotlib"), IPYTHONDIR=str(home / ".ipython"),
-               MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2", TF_DETERMINISTIC_OPS="1", PYTHONHASHSEED="0",
-               PYTHONNOUSERSITE="1")
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(home),
+        KERAS_HOME=str(home / ".keras"),
+        MPLCONFIGDIR=str(home / ".matplotlib"),
+        IPYTHONDIR=str(home / ".ipython"),
+        MPLBACKEND="Agg",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TF_DETERMINISTIC_OPS="1",
+        PYTHONHASHSEED="0",
+        PYTHONNOUSERSITE="1",
+    )
     return env
 
 
-def confined(command: list[str], *, home: Path, writable: tuple[Path, ...] = (), readable: tuple[Path, ...] = (),
-             hide: tuple[Path, ...] = (), env: dict[str, str] | None = None) -> tuple[list[str], str]:
+def confined(
+    command: list[str],
+    *,
+    home: Path,
+    writable: tuple[Path, ...] = (),
+    readable: tuple[Path, ...] = (),
+    hide: tuple[Path, ...] = (),
+    env: dict[str, str] | None = None,
+) -> tuple[list[str], str]:
     """The argv that runs ``command`` confined, and the isolation it gets, in words.
 
     Parameters
@@ -113,12 +140,28 @@ def confined(command: list[str], *, home: Path, writable: tuple[Path, ...] = (),
     """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        raise SandboxUnavailable("bubblewrap is not installed, so submissions cannot be confined. Install it "
-                                 "(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) "
-                                 "or grade in a throwaway container (README: 'Grading safely').")
+        raise SandboxUnavailable(
+            "bubblewrap is not installed, so submissions cannot be confined. Install it "
+            "(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) "
+            "or grade in a throwaway container (README: 'Grading safely')."
+        )
     # a private /dev/shm: Python's multiprocessing keeps its semaphores there
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/dev/shm"]
+    args = [
+        bwrap,
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--perms",
+        "1777",
+        "--size",
+        str(TMP_BYTES),
+        "--tmpfs",
+        "/dev/shm",
+    ]
     covered = covered_paths(list(hide))
     for path in covered:
         if path == Path("/tmp"):
@@ -131,14 +174,30 @@ def confined(command: list[str], *, home: Path, writable: tuple[Path, ...] = (),
         args += [*_mount_points(path, covered), "--ro-bind", str(path), str(path)]
     for path in (home, *writable):
         args += [*_mount_points(path, covered), "--bind", str(path), str(path)]
-    args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-             "--die-with-parent", "--chdir", str(home), "--clearenv"]
+    args += [
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--chdir",
+        str(home),
+        "--clearenv",
+    ]
     for name, value in (env if env is not None else sandbox_environment(home)).items():
         args += ["--setenv", name, value]
     if os.geteuid() == 0:
         user = sandbox_user()
-        args += ["--", shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={user.pw_uid}",
-                 f"--regid={user.pw_gid}", "--clear-groups", "--no-new-privs", "--"]
+        args += [
+            "--",
+            shutil.which("setpriv") or "/usr/bin/setpriv",
+            f"--reuid={user.pw_uid}",
+            f"--regid={user.pw_gid}",
+            "--clear-groups",
+            "--no-new-privs",
+            "--",
+        ]
         isolation = f"bubblewrap, user {user.pw_name}, own PID and network namespaces, grader's files covered"
     else:
         args += ["--unshare-user", "--"]
@@ -148,8 +207,9 @@ def confined(command: list[str], *, home: Path, writable: tuple[Path, ...] = (),
 
 def _mount_points(target: Path, covered: list[Path]) -> list[str]:
     """bwrap arguments that make the folders above ``target`` inside a cover passable (bwrap makes them 0700)."""
-    cover = max((c for c in covered if target.is_relative_to(c) and c != target), key=lambda c: len(c.parts),
-                default=None)
+    cover = max(
+        (c for c in covered if target.is_relative_to(c) and c != target), key=lambda c: len(c.parts), default=None
+    )
     if cover is None:
         return []
     between = [p for p in reversed(target.parents) if p.is_relative_to(cover) and p != cover]
@@ -194,8 +254,12 @@ def start_kernel(argv: list[str]) -> None:
     own_copy.chmod(0o600)
     args = list(argv)
     args[args.index("-f") + 1] = str(own_copy)
-    command, _ = confined([sys.executable, "-m", "ipykernel_launcher", *args], home=home, writable=(sockets,),
-                          hide=_hidden_from_environment())
+    command, _ = confined(
+        [sys.executable, "-m", "ipykernel_launcher", *args],
+        home=home,
+        writable=(sockets,),
+        hide=_hidden_from_environment(),
+    )
     _limit_file_size()
     os.execv(command[0], command)
 
