@@ -13,7 +13,7 @@ export MALLOC_ARENA_MAX ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab test lint bench bench-full bench-notebooks readme pretrain docs-images release autograde
+.PHONY: help install lab test lint bench bench-full bench-notebooks bench-claims readme pretrain docs-images release autograde
 .DEFAULT_GOAL := help
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make lint   - ruff's lint rules and formatting (ruff format --check)"
 	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
 	@echo "make bench-notebooks - run every lecture notebook; print its time and peak memory"
+	@echo "make bench-claims - measure every lecture claim over 5 seeds (under an hour); writes the claims ledger"
 	@echo "make readme  - rewrite README's benchmark tables and numbers (docs/benchmarks/*.json) and Colab links"
 	@echo "make pretrain - rebuild the bundled base weights from scratch (under an hour on 2 cores)"
 	@echo "make release  - regenerate exercises/ from solutions/ with nbgrader"
@@ -55,6 +56,9 @@ bench-full: $(STAMP)
 
 bench-notebooks: $(STAMP)
 	$(RUN) $(BIN)/python -m benchmarks.notebooks
+
+bench-claims: $(STAMP)
+	$(RUN) $(BIN)/python -m benchmarks.claims
 
 readme: $(STAMP)
 	$(RUN) $(BIN)/python -m tools.readme

@@ -671,6 +671,23 @@ def _photograph(image: Image.Image, rng: np.random.Generator) -> np.ndarray:
     return pixels
 
 
+def _night_camera(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A low-light camera's picture of the same scene: dim green monochrome with heavy sensor noise.
+
+    No colour, little contrast, much noise: what the bundled base never saw in pretraining, which
+    gives fine-tuning something to adapt to (the lectures' shifted domain).
+    """
+    luminance = pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    luminance = luminance * rng.uniform(0.35, 0.6) + rng.uniform(5, 25)
+    luminance += rng.standard_normal(luminance.shape, dtype=np.float32) * rng.uniform(8, 16)
+    tinted = luminance[..., None] * np.array([0.35, 1.0, 0.45], np.float32)
+    return np.clip(tinted, 0, 255).astype(np.uint8)
+
+
+#: How the picture is taken: ``"daylight"`` (the source task's camera) or ``"night"`` (a shifted domain).
+CAMERAS = ("daylight", "night")
+
+
 # ------------------------------------------------------------------------------- the portrait
 #: What :func:`render_portrait` drew, one named field each: the face's centre and half-width as
 #: fractions of the image side, its tilt in units of 30 degrees, the hair style and expression
@@ -691,9 +708,17 @@ PORTRAIT_ATTRIBUTES = np.dtype(
 
 
 def render_portrait(
-    rng: np.random.Generator, size: int, accessory: str, distractor: str | None = None
+    rng: np.random.Generator,
+    size: int,
+    accessory: str,
+    distractor: str | None = None,
+    *,
+    camera: str = "daylight",
 ) -> tuple[np.ndarray, np.void]:
     """Draw one portrait wearing ``accessory`` (and an optional ``distractor``), both names in ``ACCESSORIES``.
+
+    ``camera`` (one of ``CAMERAS``) takes the picture; a daylight picture is drawn the same way
+    whatever other cameras exist, so every daylight image stays what it was.
 
     Returns
     -------
@@ -710,6 +735,8 @@ def render_portrait(
     for name in (accessory, distractor):
         if name is not None and name not in ACCESSORIES:
             raise ValueError(f"unknown accessory {name!r}; choose from {sorted(ACCESSORIES)}")
+    if camera not in CAMERAS:
+        raise ValueError(f"unknown camera {camera!r}; choose from {CAMERAS}")
     big = size * 2
     # The background is made at the output size, the person drawn at twice that and reduced (anti-aliasing).
     canvas = Canvas(big, _background(rng, size).resize((big, big), Image.BILINEAR))
@@ -739,7 +766,8 @@ def render_portrait(
     if over_hair:
         ACCESSORIES[accessory](canvas, face, rng)
     image = canvas.image.reduce(2)
-    return _photograph(image, rng), attributes[()]
+    pixels = _photograph(image, rng)
+    return (_night_camera(pixels, rng) if camera == "night" else pixels), attributes[()]
 
 
 def head_boxes(attributes: np.ndarray, image_size: int) -> np.ndarray:
@@ -758,3 +786,36 @@ def head_boxes(attributes: np.ndarray, image_size: int) -> np.ndarray:
     cx, cy, half_width = (attributes[name] * image_size for name in ("face_x", "face_y", "face_half_width"))
     boxes = np.stack([cy - 3.2 * half_width, cy + 1.5 * half_width, cx - 2.1 * half_width, cx + 2.1 * half_width], 1)
     return np.clip(np.round(boxes), 0, image_size).astype(int)
+
+
+#: Where each target accessory can be, in the face frame (half face widths from the face centre,
+#: y down): ``(left, right, top, bottom)``. Wide and tall enough for every shape drawn above: a
+#: sun hat's brim, a top hat's crown, lenses of every size at every eye height.
+ACCESSORY_REGIONS = {"sunglasses": (-0.85, 0.85, -0.6, 0.35), "hat": (-2.2, 2.2, -2.8, -0.15)}
+
+
+def accessory_boxes(attributes: np.ndarray, accessories, image_size: int) -> np.ndarray:
+    """Pixel boxes ``(top, bottom, left, right)`` around where each portrait's accessory was drawn.
+
+    ``accessories`` names each portrait's accessory (a key of ``ACCESSORY_REGIONS``); the region
+    is placed, scaled and tilted with the face, then boxed.
+
+    Examples
+    --------
+    >>> _, attributes = render_portrait(np.random.default_rng(0), 96, "sunglasses")
+    >>> top, bottom, left, right = accessory_boxes(attributes[None], ["sunglasses"], 96)[0]
+    >>> bool(top < attributes["face_y"] * 96 < bottom and left < attributes["face_x"] * 96 < right)
+    True
+    """
+    attributes = np.asarray(attributes)
+    boxes = []
+    for record, accessory in zip(attributes, accessories, strict=True):
+        if accessory not in ACCESSORY_REGIONS:
+            raise ValueError(f"no region for accessory {accessory!r}; known: {sorted(ACCESSORY_REGIONS)}")
+        left, right, top, bottom = ACCESSORY_REGIONS[accessory]
+        corners = np.array([[left, top], [right, top], [right, bottom], [left, bottom]])
+        angle = math.radians(float(record["tilt"]) * 30)
+        rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        pixels = (corners @ rotation.T * record["face_half_width"] + (record["face_x"], record["face_y"])) * image_size
+        boxes.append([pixels[:, 1].min(), pixels[:, 1].max(), pixels[:, 0].min(), pixels[:, 0].max()])
+    return np.clip(np.round(np.array(boxes)), 0, image_size).astype(int)

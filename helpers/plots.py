@@ -389,3 +389,40 @@ def params_vs_speed(rows: Sequence[dict], *, ax=None):
     ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="images per second (this CPU)")
     ax.grid(alpha=0.3, which="both")
     return ax
+
+
+def claim_effects(rows: Sequence[dict], live: dict[str, float] | None = None, *, ax=None):
+    """Claims of the ledger, one line each: every seed's effect, the mean and its 95% interval, and this run.
+
+    ``rows`` are ledger rows (:func:`helpers.claims.ledger`) of one unit; ``live`` maps claim ids
+    to the effect a notebook just measured. Zero is drawn: a claim holds where its whole
+    interval is on the right of it.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> row = {"id": "x", "unit": "points", "effect": 0.02, "ci95": [0.01, 0.03], "effect_per_seed": [0.01, 0.03]}
+    >>> ax = claim_effects([row], {"x": 0.025})
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['x']
+    """
+    units = {row["unit"] for row in rows}
+    if len(units) != 1:
+        raise ValueError(f"claims of one unit per figure, got {sorted(units)}")
+    scale = 100 if units == {"points"} else 1
+    ax = _axes(ax, figsize=(6.5, 0.6 + 0.55 * len(rows)))
+    for y, row in enumerate(rows):
+        low, high = (scale * v for v in row["ci95"])
+        seeds = [scale * v for v in row["effect_per_seed"]]
+        ax.plot([low, high], [y, y], color="C0", lw=3, solid_capstyle="butt", label="95% interval" if y == 0 else None)
+        ax.plot(seeds, [y] * len(seeds), "o", color="C0", alpha=0.35, ms=5, label="each seed" if y == 0 else None)
+        ax.plot(scale * row["effect"], y, "|", color="C0", ms=14, mew=2, label="mean" if y == 0 else None)
+        if live and row["id"] in live:
+            ax.plot(scale * live[row["id"]], y, "*", color="C3", ms=12, label="this run" if y == 0 else None)
+    ax.axvline(0, color="grey", lw=1, ls=":")
+    ax.set_yticks(range(len(rows)), [row["id"] for row in rows])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_xlabel("effect in the claimed direction" + (" (percentage points)" if scale == 100 else f" ({units.pop()})"))
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3, axis="x")
+    return ax

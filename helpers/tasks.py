@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import sys
@@ -57,7 +58,9 @@ SOURCE_GROUPS = (
 
 
 # ------------------------------------------------------------------------------------ the rules
-def draw_target(rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, np.void]:
+def draw_target(
+    rng: np.random.Generator, size: int, label: int, *, camera: str = "daylight"
+) -> tuple[np.ndarray, np.void]:
     """A person wearing a hat (``label == 0``) or sunglasses (``label == 1``), and what was drawn.
 
     A third of hat-wearers also wear clear eyeglasses, and a third of sunglasses-wearers wear a
@@ -65,8 +68,8 @@ def draw_target(rng: np.random.Generator, size: int, label: int) -> tuple[np.nda
     head" alone gives the class away. Returns what :func:`helpers.faces.render_portrait` returns.
     """
     if label == 0:
-        return faces.render_portrait(rng, size, "hat", "clear_glasses" if rng.random() < 0.35 else None)
-    return faces.render_portrait(rng, size, "sunglasses", "hair_band" if rng.random() < 0.35 else None)
+        return faces.render_portrait(rng, size, "hat", "clear_glasses" if rng.random() < 0.35 else None, camera=camera)
+    return faces.render_portrait(rng, size, "sunglasses", "hair_band" if rng.random() < 0.35 else None, camera=camera)
 
 
 def draw_source(rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, np.void]:
@@ -150,6 +153,7 @@ def make_sunglasses_vs_hat(
     n_jobs: int = 1,
     progress: bool = False,
     return_attributes: bool = False,
+    camera: str = "daylight",
 ):
     """Generate the target task: people wearing a hat (label 0) or sunglasses (label 1).
 
@@ -172,6 +176,11 @@ def make_sunglasses_vs_hat(
         Show a progress bar.
     return_attributes : bool
         Also return what was drawn, for instance where the head is.
+    camera : {"daylight", "night"}
+        How the photos are taken. ``"daylight"`` is the camera of the source task, on which the
+        bundled base was pretrained; ``"night"`` takes the same scenes as dim, noisy, green
+        monochrome pictures: a *shifted domain*, where the pretrained features fit less well and
+        fine-tuning has something to adapt to.
 
     Returns
     -------
@@ -189,9 +198,14 @@ def make_sunglasses_vs_hat(
     >>> x, y, attributes = make_sunglasses_vs_hat(2, return_attributes=True)
     >>> attributes["face_half_width"].shape
     (2,)
+    >>> night, _ = make_sunglasses_vs_hat(2, camera="night")  # the same scenes, another camera
+    >>> bool((night[..., 1] >= night[..., 0]).all())  # green monochrome
+    True
     """
+    if camera not in faces.CAMERAS:
+        raise ValueError(f"camera must be one of {faces.CAMERAS}, got {camera!r}")
     return _generate(
-        draw_target,
+        functools.partial(draw_target, camera=camera),
         len(TARGET_CLASSES),
         n_images,
         seed=seed,

@@ -62,7 +62,7 @@ def test_check_fails_with_a_diff_until_make_readme_rewrites_it(tmp_path, capsys)
     assert main(["check"], root=root) == 1
     out = capsys.readouterr().out
     assert "-| fine-tuning the last 3 blocks" in out and "+| fine-tuning the last 3 blocks" in out
-    assert "| 100 | 91.1% | 24.4 | 1227 | 3 |" in out and "run `make readme`" in out
+    assert "| 100 | 91.1% |" in out and "run `make readme`" in out
     assert main([], root=root) == 0  # make readme
     assert main(["check"], root=root) == 0
     text = (root / "README.md").read_text()

@@ -125,3 +125,29 @@ def test_the_target_rules_decide_the_accessory_not_the_drawing():
     assert set(SOURCE_CLASSES) <= set(faces.ACCESSORIES) and not faces.UNDER_HAIR - set(SOURCE_CLASSES)
     with pytest.raises(ValueError, match="unknown accessory 'crown'"):
         faces.render_portrait(np.random.default_rng(0), 48, "crown")
+
+
+def test_the_night_camera_shoots_the_same_scenes_and_leaves_daylight_alone():
+    day, labels, attributes = make_sunglasses_vs_hat(6, seed=4, return_attributes=True)
+    night, night_labels, night_attributes = make_sunglasses_vs_hat(6, seed=4, camera="night", return_attributes=True)
+    assert (labels == night_labels).all() and (attributes == night_attributes).all()  # the same people, posed alike
+    assert (night[..., 1] >= night[..., 0]).all() and night.mean() < 0.6 * day.mean()  # dim green monochrome
+    np.testing.assert_array_equal(day, make_sunglasses_vs_hat(6, seed=4)[0])
+    with pytest.raises(ValueError, match="camera must be one of"):
+        make_sunglasses_vs_hat(2, camera="infrared")
+
+
+def test_accessory_boxes_hold_the_accessory_and_follow_the_face():
+    _, labels, attributes = make_sunglasses_vs_hat(40, seed=8, return_attributes=True)
+    names = [TARGET_CLASSES[label] for label in labels]
+    boxes = faces.accessory_boxes(attributes, names, 96)
+    area = (boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2]) / 96**2
+    lenses, hats = labels == TARGET_CLASSES.index("sunglasses"), labels == TARGET_CLASSES.index("hat")
+    assert area[lenses].max() < 0.3 < area[hats].mean()  # lenses are small, a hat's crown and brim are not
+    eyes_y = attributes["face_y"] * 96
+    assert ((boxes[lenses, 0] < eyes_y[lenses]) & (eyes_y[lenses] < boxes[lenses, 1])).all()
+    half_width = attributes["face_half_width"] * 96
+    assert (boxes[hats, 1] < eyes_y[hats] + half_width[hats]).all()  # above the chin, even tilted
+    assert (boxes[hats, 0] < boxes[lenses, 0].min()).all()  # and starts higher than any lenses' box
+    with pytest.raises(ValueError, match="no region for accessory 'scarf'"):
+        faces.accessory_boxes(attributes[:1], ["scarf"], 96)

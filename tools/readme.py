@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from helpers.claims import format_effect
 from tools.notebooks import readme_links, student_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,6 +208,29 @@ def generator_speed(speeds: dict[str, float]) -> str:
     return f"{round(min(speeds.values()), -1):.0f}"
 
 
+def claims_table(rows: list[dict]) -> str:
+    """The claims ledger: each claim's lecture, words, mean effect, 95% interval, seeds and verdict."""
+    cells = []
+    for row in rows:
+        low, high = (format_effect(value, row["unit"]) for value in row["ci95"])
+        cells.append(
+            [
+                f"`{row['id']}`",
+                row["lecture"].split("_")[0],
+                row["claim"],
+                format_effect(row["effect"], row["unit"]),
+                f"{low} to {high}",
+                str(row["seeds"]),
+                "yes" if row["holds"] else "**no**",
+            ]
+        )
+    return table(["claim", "lecture", "what the lecture says", "effect", "95% interval", "seeds", "holds"], cells)
+
+
+def _claims(root: Path) -> str:
+    return claims_table(load(root, "claims.json"))
+
+
 def _ladder(root: Path, n: str) -> str:
     return ladder_table(load(root, "ladder.json"), int(n))
 
@@ -256,6 +280,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "bench:ladder-peak-rss": _ladder_peak_rss,
     "bench:generator": _generator,
     "bench:base-card": _base_card,
+    "bench:claims": _claims,
 }
 
 

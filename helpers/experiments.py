@@ -1,0 +1,403 @@
+"""The experiments behind the lectures' claims: each a function of a seed, run live in a notebook and by the ledger.
+
+Every experiment draws its own training and test images from its seed, trains what it
+compares, and returns a dict with ``"effects"`` (claim id -> effect, positive when the claim is
+right; see :mod:`helpers.claims`) and whatever else a notebook draws. The test images are never
+used to train or to choose anything.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from helpers.environment import free_memory
+from helpers.explain import gradcam, share_inside
+from helpers.faces import accessory_boxes
+from helpers.learning_rates import differential_optimizer
+from helpers.models import extract_features, load_base
+from helpers.strategies import feature_extraction, fine_tune, pixels_logreg, split_validation
+from helpers.surgery import (
+    attach_head,
+    base_blocks,
+    cut,
+    freeze_base,
+    head_from_logistic_regression,
+    unfreeze_all,
+    unfreeze_last,
+)
+from helpers.tasks import TARGET_CLASSES, make_sunglasses_vs_hat
+from helpers.toy_data import make_rings, to_polar
+from helpers.training import best_epoch, training_dataset
+
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def _images(seed: int, n_train: int, n_test: int, camera: str = "daylight") -> tuple[np.ndarray, ...]:
+    """Training and test images of one seed: disjoint draws of the target task."""
+    x_train, y_train = make_sunglasses_vs_hat(n_train, seed=20_000 + seed, camera=camera)
+    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=30_000 + seed, camera=camera)
+    return x_train, y_train, x_test, y_test
+
+
+def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
+    logits = model.predict(np.asarray(images, np.float32), batch_size=50, verbose=0)
+    return float((logits.argmax(axis=1) == labels).mean())
+
+
+def representation(seed: int = 0, *, n_points: int = 600, n_train: int = 100, n_test: int = 500) -> dict:
+    """The same linear classifier on a better representation: rings in polar coordinates, photos as features.
+
+    Claims ``polar-separates-rings`` (held-out accuracy on (r, theta) minus on (x, y)) and
+    ``features-beat-pixels`` (pretrained features against raw pixels, both with logistic regression).
+    """
+    points, labels = make_rings(n_points, seed=seed)
+    half = n_points // 2
+    scores = {}
+    for name, features in (("x, y", points), ("r, theta", to_polar(points))):
+        classifier = LogisticRegression().fit(features[:half], labels[:half])
+        scores[name] = float(classifier.score(features[half:], labels[half:]))
+    x_train, y_train, x_test, y_test = _images(seed, n_train, n_test)
+    pixels = pixels_logreg(x_train, y_train, seed=seed).accuracy(x_test, y_test)
+    features = feature_extraction(x_train, y_train, seed=seed).accuracy(x_test, y_test)
+    return {
+        "n_test": n_test,
+        "effects": {
+            "polar-separates-rings": scores["r, theta"] - scores["x, y"],
+            "features-beat-pixels": features - pixels,
+        },
+        "rings": scores,
+        "photos": {"pixels": pixels, "pretrained features": features},
+    }
+
+
+def large_cnn(image_size: int, n_classes: int = 2) -> keras.Model:
+    """A plain CNN with millions of parameters (most in its dense layer), no BatchNorm, no dropout.
+
+    Millions of parameters for a hundred photos: what the lecture warns about, at a size a
+    laptop trains in seconds.
+    """
+    return keras.Sequential(
+        [
+            keras.Input((image_size, image_size, 3)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(n_classes),
+        ],
+        name="large_cnn",
+    )
+
+
+def scratch_against_pretrained(seed: int = 0, *, n_train: int = 100, n_test: int = 500, epochs: int = 30) -> dict:
+    """A large CNN trained from scratch on ``n_train`` photos learns them by heart; a pretrained base does not need to.
+
+    The CNN (:func:`large_cnn`) trains without augmentation or early stopping, the way a large
+    network meets a small data set. Claims ``scratch-overfits`` (its training accuracy minus its
+    test accuracy) and ``pretrained-beats-scratch`` (feature extraction's test accuracy minus the
+    CNN's).
+    """
+    x_train, y_train, x_test, y_test = _images(seed, n_train, n_test)
+    # New images for the validation curve only: the test images stay unseen until the end.
+    x_val, y_val = make_sunglasses_vs_hat(200, seed=40_000 + seed)
+    keras.utils.set_random_seed(seed)
+    cnn = large_cnn(x_train.shape[1])
+    cnn.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])
+    history = cnn.fit(
+        x_train.astype(np.float32),
+        y_train,
+        validation_data=(x_val.astype(np.float32), y_val),
+        epochs=epochs,
+        batch_size=16,
+        verbose=0,
+    ).history
+    scratch = {"train": _accuracy(cnn, x_train, y_train), "test": _accuracy(cnn, x_test, y_test)}
+    extracted = feature_extraction(x_train, y_train, seed=seed)
+    pretrained = {"train": extracted.accuracy(x_train, y_train), "test": extracted.accuracy(x_test, y_test)}
+    return {
+        "n_test": n_test,
+        "effects": {
+            "scratch-overfits": scratch["train"] - scratch["test"],
+            "pretrained-beats-scratch": pretrained["test"] - scratch["test"],
+        },
+        "scratch": scratch,
+        "pretrained": pretrained,
+        "history": history,
+        "parameters": cnn.count_params(),
+    }
+
+
+def _head_trained(seed: int, x_fit: np.ndarray, y_fit: np.ndarray, *, epochs: int = 8) -> keras.Model:
+    """The bundled base, frozen, with a new dense head trained on ``x_fit``: where fine-tuning starts."""
+    keras.utils.set_random_seed(seed)
+    model = freeze_base(attach_head(load_base("bundled"), 2))
+    model.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])
+    model.fit(training_dataset(x_fit, y_fit, seed=seed), epochs=epochs, verbose=0, shuffle=False)
+    return model
+
+
+def low_learning_rate(
+    seed: int = 0, *, n_train: int = 100, n_test: int = 500, n_blocks: int = 6, epochs: int = 6
+) -> dict:
+    """Fine-tuning ``n_blocks`` blocks from the same trained head at a low (1e-4) and a high (1e-2) rate.
+
+    Claims ``low-rate-protects``: test accuracy after fine-tuning at the low rate minus at the high rate.
+    """
+    x_train, y_train, x_test, y_test = _images(seed, n_train, n_test)
+    model = _head_trained(seed, x_train, y_train)
+    start = model.get_weights()
+    head_only = _accuracy(model, x_test, y_test)
+    after = {}
+    for rate in (1e-4, 1e-2):
+        model.set_weights(start)
+        unfreeze_last(model, n_blocks, learning_rate=rate)
+        model.fit(training_dataset(x_train, y_train, seed=seed), epochs=epochs, verbose=0, shuffle=False)
+        after[rate] = _accuracy(model, x_test, y_test)
+    free_memory()
+    return {
+        "n_test": n_test,
+        "effects": {"low-rate-protects": after[1e-4] - after[1e-2]},
+        "head only": head_only,
+        "after": after,
+    }
+
+
+def batchnorm_trap(
+    seed: int = 0, *, n_train: int = 100, n_test: int = 500, batch_size: int = 4, epochs: int = 4
+) -> dict:
+    """Fine-tuning the last 3 blocks in small batches with BatchNorm frozen, and with its statistics training.
+
+    Claims ``batchnorm-frozen``: test accuracy with frozen BatchNorm (the helpers' default) minus
+    with BatchNorm layers training on the small batches of the small target set.
+    """
+    x_train, y_train, x_test, y_test = _images(seed, n_train, n_test)
+    model = _head_trained(seed, x_train, y_train)
+    start = model.get_weights()
+    after, shift = {}, {}
+    layer = model.get_layer("block_16_project_BN")
+    for train_batchnorm in (False, True):
+        model.set_weights(start)
+        before = layer.moving_mean.numpy().copy()
+        keras.utils.set_random_seed(seed)
+        unfreeze_last(model, 3, learning_rate=1e-4, train_batchnorm=train_batchnorm)
+        model.fit(
+            training_dataset(x_train, y_train, batch_size=batch_size, seed=seed),
+            epochs=epochs,
+            verbose=0,
+            shuffle=False,
+        )
+        after[train_batchnorm] = _accuracy(model, x_test, y_test)
+        shift[train_batchnorm] = float(np.abs(layer.moving_mean.numpy() - before).max())
+    free_memory()
+    return {
+        "n_test": n_test,
+        "effects": {"batchnorm-frozen": after[False] - after[True]},
+        "test accuracy": {"frozen": after[False], "training": after[True]},
+        "moving-mean shift": {"frozen": shift[False], "training": shift[True]},
+    }
+
+
+def step_back(
+    seed: int = 0,
+    *,
+    n_train: int = 100,
+    n_val: int = 200,
+    n_test: int = 500,
+    epochs: int = 60,
+    learning_rate: float = 3e-3,
+) -> dict:
+    """Train a dense head on frozen features far past its best epoch; then step back to the best one.
+
+    Validation has ``n_val`` images of its own, enough to see its loss rise. Claims
+    ``step-back``: test loss at the last epoch minus test loss with the best epoch's weights.
+    """
+    x_train, y_train, x_test, y_test = _images(seed, n_train + n_val, n_test)
+    x_fit, y_fit, x_val, y_val = split_validation(x_train, y_train, n_val / (n_train + n_val), seed=seed)
+    base = load_base("bundled", pooling="avg")
+    f_fit, f_val, f_test = (extract_features(base, x, progress=False) for x in (x_fit, x_val, x_test))
+    keras.utils.set_random_seed(seed)
+    head = keras.Sequential(
+        [keras.Input(f_fit.shape[1:]), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(2)]
+    )
+    head.compile(keras.optimizers.Adam(learning_rate), LOSS, metrics=["accuracy"])
+    snapshots = []
+    saver = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(head.get_weights()))
+    started = time.perf_counter()
+    history = head.fit(
+        f_fit, y_fit, validation_data=(f_val, y_val), epochs=epochs, batch_size=16, verbose=0, callbacks=[saver]
+    ).history
+    best = best_epoch(history)
+    last_loss = head.evaluate(f_test, y_test, verbose=0)[0]
+    head.set_weights(snapshots[best])
+    best_loss = head.evaluate(f_test, y_test, verbose=0)[0]
+    return {
+        "n_test": n_test,
+        "effects": {"step-back": last_loss - best_loss},
+        "history": history,
+        "best epoch": best,
+        "test loss": {"last epoch": last_loss, "best epoch": best_loss},
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def fine_tune_against_extraction(
+    seed: int = 0,
+    *,
+    n_train: int = 300,
+    n_test: int = 500,
+    camera: str = "night",
+    n_blocks: int = 3,
+    every_block: bool = True,
+) -> dict:
+    """Feature extraction, fine-tuning the last ``n_blocks`` blocks, and fine-tuning every block, on a shifted domain.
+
+    The photos are taken by another camera than the source task's (``camera="night"``, see
+    :func:`helpers.tasks.make_sunglasses_vs_hat`), so the pretrained features fit less well and
+    fine-tuning has something to adapt to. Claims ``fine-tune-beats-extraction``: test accuracy
+    of fine-tuning the last blocks minus that of feature extraction, on the same images.
+    ``every_block=False`` leaves out the slowest run, fine-tuning all blocks, which no claim needs.
+    """
+    x_train, y_train, x_test, y_test = _images(seed, n_train, n_test, camera)
+    runs = {
+        "feature extraction": lambda: feature_extraction(x_train, y_train, seed=seed),
+        f"fine-tuning {n_blocks} blocks": lambda: fine_tune(x_train, y_train, seed=seed, n_blocks=n_blocks),
+    }
+    if every_block:
+        n_all = len(base_blocks(attach_head(load_base(None), 2)))
+        runs["fine-tuning every block"] = lambda: fine_tune(x_train, y_train, seed=seed, n_blocks=n_all)
+    scores, seconds = {}, {}
+    for name, run in runs.items():
+        trained = run()
+        scores[name], seconds[name] = trained.accuracy(x_test, y_test), trained.seconds
+        free_memory()
+    return {
+        "n_test": n_test,
+        "effects": {
+            "fine-tune-beats-extraction": scores[f"fine-tuning {n_blocks} blocks"] - scores["feature extraction"]
+        },
+        "test accuracy": scores,
+        "seconds": seconds,
+    }
+
+
+def feature_heads(seed: int = 0, *, n_train: int = 100, n_test: int = 500, epochs: int = 20) -> dict:
+    """A new head on features computed once, against the same kind of head trained through the frozen base.
+
+    Both see the same photos: logistic regression on the pooled features (the base runs once
+    per photo), and a Keras dense head on top of the frozen base, trained with augmentation for
+    ``epochs`` epochs (the base runs once per photo and epoch). Claims ``features-once-is-fast``:
+    seconds of the Keras head's training minus seconds of the logistic regression's, both on
+    top of the features' computation.
+    """
+    x_train, y_train, x_test, y_test = _images(seed, n_train, n_test)
+    base = load_base("bundled", pooling="avg")
+    started = time.perf_counter()
+    f_train = extract_features(base, x_train, progress=False)
+    head = LogisticRegression(max_iter=5000).fit(f_train, y_train)
+    seconds = {"features once": time.perf_counter() - started}
+    accuracy = {"features once": float(head.score(extract_features(base, x_test, progress=False), y_test))}
+    keras.utils.set_random_seed(seed)
+    model = freeze_base(attach_head(load_base("bundled"), len(TARGET_CLASSES)))
+    model.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])
+    started = time.perf_counter()
+    history = model.fit(training_dataset(x_train, y_train, seed=seed), epochs=epochs, verbose=0, shuffle=False).history
+    seconds["through the base"] = time.perf_counter() - started
+    accuracy["through the base"] = _accuracy(model, x_test, y_test)
+    free_memory()
+    return {
+        "n_test": n_test,
+        "effects": {"features-once-is-fast": seconds["through the base"] - seconds["features once"]},
+        "seconds": seconds,
+        "test accuracy": accuracy,
+        "history": history,
+    }
+
+
+def gradcam_regions(
+    seed: int = 0, *, n_train: int = 100, n_probe: int = 200, layer: str = "block_13_expand_relu"
+) -> dict:
+    """Where Grad-CAM puts its heat, against where the deciding accessory was drawn.
+
+    A fine-tuned model (:func:`helpers.strategies.fine_tune`) is explained at ``layer``, a 6x6
+    map at 96x96 inputs (the last map, 3x3, is too coarse to localise anything), on new photos
+    whose geometry the generator recorded. For each photo: the share of the heat inside the box
+    of its accessory (the lenses, or the hat's crown and brim) minus that box's share of the
+    image. Claims ``gradcam-finds-accessory``: the mean of that difference.
+    """
+    x_train, y_train = make_sunglasses_vs_hat(n_train, seed=20_000 + seed)
+    probe, labels, attributes = make_sunglasses_vs_hat(n_probe, seed=50_000 + seed, return_attributes=True)
+    tuned = fine_tune(x_train, y_train, seed=seed)
+    heat = gradcam(tuned.model, probe, layer=layer)
+    boxes = accessory_boxes(attributes, [TARGET_CLASSES[label] for label in labels], probe.shape[1])
+    heat_share = share_inside(heat, boxes)
+    area_share = (boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2]) / probe.shape[1] ** 2
+    by_class = {
+        name: {"heat share": float(heat_share[labels == k].mean()), "area share": float(area_share[labels == k].mean())}
+        for k, name in enumerate(TARGET_CLASSES)
+    }
+    predicted = tuned.predict(probe)
+    free_memory()
+    return {
+        "n_test": n_probe,
+        "effects": {"gradcam-finds-accessory": float((heat_share - area_share).mean())},
+        "by class": by_class,
+        "images": probe,
+        "labels": labels,
+        "predicted": predicted,
+        "heatmaps": heat,
+        "boxes": boxes,
+    }
+
+
+def differential_rates(
+    seed: int = 0, *, n_train: int = 300, n_test: int = 500, camera: str = "night", epochs: int = 6
+) -> dict:
+    """Fine-tuning the whole network for ``epochs`` epochs: one low rate, one high rate, or each group its own.
+
+    All three start from the same model: the bundled base with a head fitted on its features
+    (as :func:`helpers.strategies.fine_tune` starts). Then every block trains, with Adam at 1e-5
+    everywhere, at 1e-3 everywhere, or with :func:`helpers.learning_rates.differential_optimizer`
+    (1e-3 for the head, each of three earlier groups 10x slower). Claims
+    ``differential-beats-single``: test accuracy of the differential rates minus the better of
+    the two single rates.
+    """
+    x_train, y_train, x_test, y_test = _images(seed, n_train, n_test, camera)
+    keras.utils.set_random_seed(seed)
+    model = freeze_base(attach_head(load_base("bundled"), len(TARGET_CLASSES)))
+    head = feature_extraction(x_train, y_train, base=cut(model, at="head_pool"), c=0.1, seed=seed)
+    head_from_logistic_regression(model.get_layer("head_logits"), head.model)
+    start = model.get_weights()
+    unfreeze_all(model)
+    optimizers = {
+        "one low rate (1e-5)": lambda: keras.optimizers.Adam(1e-5),
+        "one high rate (1e-3)": lambda: keras.optimizers.Adam(1e-3),
+        "differential (1e-3, each earlier group 10x slower)": lambda: differential_optimizer(
+            model, 1e-3, factor=10.0, n_groups=4
+        )[0],
+    }
+    scores, histories = {}, {}
+    for name, optimizer in optimizers.items():
+        model.set_weights(start)
+        keras.utils.set_random_seed(seed)
+        model.compile(optimizer(), LOSS, metrics=["accuracy"])
+        histories[name] = model.fit(
+            training_dataset(x_train, y_train, batch_size=16, seed=seed), epochs=epochs, verbose=0, shuffle=False
+        ).history
+        scores[name] = _accuracy(model, x_test, y_test)
+    free_memory()
+    single = max(v for k, v in scores.items() if not k.startswith("differential"))
+    differential = next(v for k, v in scores.items() if k.startswith("differential"))
+    return {
+        "n_test": n_test,
+        "effects": {"differential-beats-single": differential - single},
+        "test accuracy": scores,
+        "head only": head.accuracy(x_test, y_test),
+        "histories": histories,
+    }

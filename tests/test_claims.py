@@ -1,0 +1,83 @@
+"""helpers.claims: intervals, verdicts, the shipped ledger, and claims cited by the notebooks that show them."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from benchmarks.claims import table
+from helpers import experiments
+from helpers.claims import CLAIMS, LEDGER, Claim, compare, confidence_interval, format_effect, ledger, summarise
+
+ROOT = Path(__file__).resolve().parent.parent
+CITE = re.compile(r"""compare\(\s*["']([\w-]+)["']""")
+
+
+def test_the_interval_is_students_t_over_seeds():
+    mean, (low, high) = confidence_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and (low, high) == pytest.approx((2 - 2.4841, 2 + 2.4841), abs=1e-3)  # t(0.975, 2) = 4.303
+    with pytest.raises(ValueError, match="at least two seeds"):
+        confidence_interval([0.1])
+
+
+def test_a_claim_holds_only_when_its_interval_excludes_zero_on_the_claimed_side():
+    claim = Claim("x", "01_x", "It helps.", "gain", "representation")
+    assert summarise(claim, [0.02, 0.03, 0.025], 500)["holds"]
+    assert not summarise(claim, [0.02, -0.01, 0.03], 500)["holds"]  # the interval reaches zero
+    assert not summarise(claim, [-0.02, -0.03, -0.025], 500)["holds"]  # clearly the other way
+
+
+def test_compare_prints_the_live_run_next_to_the_ledger():
+    rows = {"x": summarise(Claim("x", "01_x", "It helps.", "gain", "representation"), [0.02, 0.03, 0.025], 500)}
+    line = compare("x", 0.031, rows=rows)
+    assert line.startswith("[x] this run: +3.1 points; over 3 seeds: +2.5 points (95% CI") and line.endswith("holds")
+    with pytest.raises(KeyError, match="no claim 'y'"):
+        compare("y", 0.0, rows=rows)
+    assert format_effect(-0.1234, "loss") == "-0.123 loss"
+    assert "yes" in table(list(rows.values()))
+
+
+def test_every_claim_names_an_experiment_that_returns_its_effect():
+    for claim in CLAIMS.values():
+        function = getattr(experiments, claim.experiment)
+        assert list(inspect.signature(function).parameters)[0] == "seed", claim.id
+        assert claim.id in inspect.getsource(function), f"{claim.experiment} does not return {claim.id!r}"
+        assert claim.claim.endswith(".") and claim.unit in ("points", "loss", "s"), claim.id
+
+
+def test_the_shipped_ledger_is_the_benchmark_output_and_covers_every_claim():
+    docs = ROOT / "docs" / "benchmarks" / "claims.json"
+    assert LEDGER.read_text() == docs.read_text(), "helpers/ledger/claims.json differs: run make bench-claims"
+    rows = ledger()
+    assert sorted(rows) == sorted(CLAIMS), "claims without a ledger row (or rows without a claim): make bench-claims"
+    for claim_id, row in rows.items():
+        assert row["seeds"] >= 5 and row["n_test"] >= 200, claim_id
+        assert row["claim"] == CLAIMS[claim_id].claim, f"{claim_id}: the ledger measured other words"
+        low, high = row["ci95"]
+        assert low <= row["effect"] <= high and row["holds"] == (low > 0)
+
+
+def _cited() -> dict[str, set[str]]:
+    cited = {}
+    for path in sorted((ROOT / "lectures").glob("*.ipynb")):
+        source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        cited[path.stem] = set(CITE.findall(source))
+    return cited
+
+
+def test_every_claim_is_shown_by_its_lecture_and_every_cited_claim_exists():
+    cited = _cited()
+    for claim in CLAIMS.values():
+        assert claim.id in cited.get(claim.lecture, set()), f"{claim.lecture}.ipynb does not show {claim.id!r}"
+    unknown = {(lecture, i) for lecture, ids in cited.items() for i in ids if i not in CLAIMS}
+    assert not unknown, f"notebooks cite claims that do not exist: {sorted(unknown)}"
+
+
+def test_the_ledger_file_is_plain_json_rows():
+    rows = json.loads(LEDGER.read_text())
+    assert isinstance(rows, list) and all({"id", "effect", "ci95", "holds"} <= set(r) for r in rows)
