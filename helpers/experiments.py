@@ -19,13 +19,17 @@ from helpers.explain import gradcam, share_inside
 from helpers.faces import accessory_boxes
 from helpers.learning_rates import differential_optimizer
 from helpers.models import extract_features, load_base
-from helpers.strategies import feature_extraction, fine_tune, pixels_logreg, split_validation
+from helpers.strategies import (
+    feature_extraction,
+    fine_tune,
+    model_with_fitted_head,
+    pixels_logreg,
+    split_validation,
+)
 from helpers.surgery import (
     attach_head,
     base_blocks,
-    cut,
     freeze_base,
-    head_from_logistic_regression,
     unfreeze_all,
     unfreeze_last,
 )
@@ -370,9 +374,7 @@ def differential_rates(
     """
     x_train, y_train, x_test, y_test = _images(seed, n_train, n_test, camera)
     keras.utils.set_random_seed(seed)
-    model = freeze_base(attach_head(load_base("bundled"), len(TARGET_CLASSES)))
-    head = feature_extraction(x_train, y_train, base=cut(model, at="head_pool"), c=0.1, seed=seed)
-    head_from_logistic_regression(model.get_layer("head_logits"), head.model)
+    model, head = model_with_fitted_head(load_base("bundled"), x_train, y_train, n_classes=len(TARGET_CLASSES))
     start = model.get_weights()
     unfreeze_all(model)
     optimizers = {

@@ -278,6 +278,21 @@ def feature_extraction(
     return _validated(trained, x_val, y_val)
 
 
+def model_with_fitted_head(
+    base: keras.Model, images: np.ndarray, labels: np.ndarray, *, n_classes: int, c: float = 0.1, mirror: bool = True
+) -> tuple[keras.Model, Trained]:
+    """``base`` with a new head whose weights are a logistic regression fitted on its frozen features.
+
+    Where fine-tuning starts: the head is already good, so the first steps of fine-tuning do
+    not send large gradients into the base. Returns the frozen model and the
+    :func:`feature_extraction` run that fitted the head.
+    """
+    model = freeze_base(attach_head(base, n_classes))
+    head = feature_extraction(images, labels, base=cut(model, at="head_pool"), c=c, mirror=mirror)
+    head_from_logistic_regression(model.get_layer("head_logits"), head.model)
+    return model, head
+
+
 def fine_tune(
     images: np.ndarray,
     labels: np.ndarray,
@@ -314,9 +329,7 @@ def fine_tune(
     keras.utils.set_random_seed(seed)
     base = base if base is not None else load_base("bundled")
     start = time.perf_counter()
-    model = freeze_base(attach_head(base, int(np.max(labels)) + 1))
-    head = feature_extraction(x_train, y_train, base=cut(model, at="head_pool"), c=c, mirror=mirror)
-    head_from_logistic_regression(model.get_layer("head_logits"), head.model)
+    model, head = model_with_fitted_head(base, x_train, y_train, n_classes=int(np.max(labels)) + 1, c=c, mirror=mirror)
     unfreeze_last(model, n_blocks)
     history = fit_classifier(
         model,
