@@ -132,6 +132,15 @@ CLAIMS: dict[str, Claim] = {
             "scratch_against_pretrained",
         ),
         Claim(
+            "later-layers-specific",
+            "01_cnns_story_so_far",
+            "Earlier layers learn highly generic feature maps (edges, colors, textures); later ones are "
+            "specific to the task they were trained on.",
+            "linear-probe accuracy added by the second half of the base (middle block to output) on its source "
+            "task minus on night-camera sunglasses vs hat",
+            "transferability",
+        ),
+        Claim(
             "polar-separates-rings",
             "02_representation_learning",
             "A relatively difficult task becomes an easier one in a better representation: (x, y) -> (r, theta).",
@@ -175,11 +184,19 @@ CLAIMS: dict[str, Claim] = {
             "fine_tune_against_extraction",
         ),
         Claim(
+            "fine-tune-everything",
+            "04_fine_tuning",
+            "Fine tuning: train everything, but start with weights that are trained already.",
+            "test accuracy of fine-tuning every block from the pretrained weights minus feature extraction, "
+            "300 night-camera photos",
+            "fine_tune_against_extraction",
+        ),
+        Claim(
             "differential-beats-single",
             "05_differential_learning_rates",
             "Train different layers at different rates: each earlier layer group 3x-10x slower than the next.",
-            "test accuracy after fine-tuning every block for 6 epochs with differential rates minus the better "
-            "of one low and one high rate, 300 night-camera photos",
+            "test accuracy after training every block and a new head for 6 epochs with differential rates minus "
+            "the better of one low (1e-5) and one high (1e-3) rate, 300 photos",
             "differential_rates",
         ),
         Claim(
@@ -194,7 +211,8 @@ CLAIMS: dict[str, Claim] = {
             "gradcam-finds-accessory",
             "06_what_the_model_looks_at",
             "Saliency maps show what the model looks at: the accessory that decides the class.",
-            "Grad-CAM heat inside the deciding accessory's box minus the box's share of the image",
+            "how often Grad-CAM's hottest pixel (12x12 map) lies in the deciding accessory's box, minus the box's "
+            "share of the image",
             "gradcam_regions",
         ),
     )

@@ -132,3 +132,22 @@ def share_inside(heatmaps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     heatmaps = np.asarray(heatmaps, np.float64)
     inside = np.array([h[t:b, left:right].sum() for h, (t, b, left, right) in zip(heatmaps, boxes, strict=True)])
     return inside / np.maximum(heatmaps.sum(axis=(1, 2)), 1e-12)
+
+
+def peak_inside(heatmaps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Whether each heatmap's hottest pixel lies inside its box ``(top, bottom, left, right)``: the "pointing game".
+
+    The place a reader's eye goes to on a heatmap. A heatmap that pointed at random would hit a
+    box as often as the box's share of the image area.
+
+    Examples
+    --------
+    >>> heat = np.zeros((2, 4, 4))
+    >>> heat[0, 1, 1] = heat[1, 3, 3] = 1
+    >>> peak_inside(heat, np.array([[0, 2, 0, 2], [0, 2, 0, 2]])).tolist()
+    [True, False]
+    """
+    heatmaps = np.asarray(heatmaps)
+    rows, columns = np.unravel_index(heatmaps.reshape(len(heatmaps), -1).argmax(axis=1), heatmaps.shape[1:])
+    top, bottom, left, right = np.asarray(boxes).T
+    return (top <= rows) & (rows < bottom) & (left <= columns) & (columns < right)

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
+from helpers.surgery import block_outputs
 from helpers.tasks import IMAGE_SIZE
 
 ALPHA = 0.35
@@ -194,6 +195,25 @@ def extract_features(base: keras.Model, images, *, batch_size: int = 32, progres
     return np.concatenate(features).astype(np.float32)
 
 
+def block_features(base: keras.Model, images, *, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Every block's output for ``images``, average-pooled to one vector per image: ``{block: (n, channels)}``.
+
+    One pass through ``base`` gives all of them, so a linear probe can ask of each block how
+    much of a task its features already solve (:func:`helpers.experiments.transferability`).
+
+    Examples
+    --------
+    >>> features = block_features(load_base(None), np.zeros((2, 96, 96, 3)))
+    >>> list(features)[:2], features["top"].shape
+    (['stem', 'block_1'], (2, 1280))
+    """
+    ends = block_outputs(base)
+    pooled = [keras.layers.GlobalAveragePooling2D()(base.get_layer(name).output) for name in ends.values()]
+    probe = keras.Model(base.input, pooled)
+    outputs = [[np.asarray(o) for o in probe(batch, training=False)] for batch in _batches(images, batch_size)]
+    return {block: np.concatenate([out[k] for out in outputs]) for k, block in enumerate(ends)}
+
+
 def _batches(images, batch_size: int):
     if hasattr(images, "element_spec"):  # a tf.data.Dataset of (images, labels) batches
         for batch in images:
@@ -232,6 +252,28 @@ def small_cnn(n_classes: int, image_size: int, *, width: int = 32, dropout: floa
         keras.layers.Dense(n_classes, name="logits"),
     ]
     return keras.Sequential(layers, name="scratch_cnn")
+
+
+def large_cnn(image_size: int, n_classes: int = 2) -> keras.Model:
+    """A plain CNN with millions of parameters (most in its dense layer), no BatchNorm, no dropout.
+
+    Millions of parameters for a hundred photos: what the lecture warns about, at a size a
+    laptop trains in seconds.
+    """
+    return keras.Sequential(
+        [
+            keras.Input((image_size, image_size, 3)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(n_classes),
+        ],
+        name="large_cnn",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The course's plots: images, training curves, kernels, feature maps, embeddings and heatmaps.
+"""The course's plots: images, training curves, kernels, feature maps, embeddings, heatmaps and measurements.
 
 Every function draws on a given matplotlib ``Axes`` (or a new one), returns it, and works headless.
 """
@@ -246,13 +246,8 @@ def feature_maps(model, image, layer: str, *, channels: int = 16, columns: int =
     grey = ((maps - low) / (high - low + 1e-12) * 255).astype(np.uint8)
     scale = max(1, 48 // grey.shape[1])
     grey = np.repeat(np.repeat(grey, scale, axis=1), scale, axis=2)
-    ax = image_grid(
-        np.repeat(grey[..., None], 3, axis=-1),
-        columns=columns,
-        ax=ax,
-        title=f"{layer}: {maps.shape[1]}x{maps.shape[2]} maps, first {len(maps)} channels",
-    )
-    return ax
+    title = f"{layer}: {maps.shape[1]}x{maps.shape[2]} maps, first {len(maps)} channels"
+    return image_grid(np.repeat(grey[..., None], 3, axis=-1), columns=columns, ax=ax, title=title)
 
 
 def confusion_matrix(y_true, y_pred, class_names: Sequence[str] = (), *, ax=None):
@@ -388,6 +383,29 @@ def params_vs_speed(rows: Sequence[dict], *, ax=None):
         ax.annotate(row["name"], (row["params"], row["images_per_s"]), textcoords="offset points", xytext=(5, 5))
     ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="images per second (this CPU)")
     ax.grid(alpha=0.3, which="both")
+    return ax
+
+
+def block_probes(accuracy: dict[str, dict[str, float]], chance: dict[str, float] | None = None, *, ax=None):
+    """Linear-probe accuracy of every block, one line per task, with each task's chance level dashed.
+
+    ``accuracy`` maps a task to ``{block: accuracy}`` (:func:`helpers.experiments.transferability`).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> ax = block_probes({"a": {"stem": 0.5, "top": 0.9}}, {"a": 0.5})
+    """
+    ax = _axes(ax, figsize=(9, 3.8))
+    for k, (task, by_block) in enumerate(accuracy.items()):
+        ax.plot(range(len(by_block)), [100 * v for v in by_block.values()], "o-", color=f"C{k}", ms=4, label=task)
+        if chance and task in chance:
+            ax.axhline(100 * chance[task], color=f"C{k}", ls="--", lw=1, alpha=0.6)
+    blocks = list(next(iter(accuracy.values())))
+    ax.set_xticks(range(len(blocks)), [b.replace("block_", "") for b in blocks])
+    ax.set(xlabel="block of the base (input -> output)", ylabel="probe test accuracy (%)", ylim=(0, 100))
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
     return ax
 
 

@@ -95,6 +95,30 @@ def base_blocks(model: keras.Model) -> list[str]:
     return names[:-1]  # any other model: every block but the last, which is its head
 
 
+def block_outputs(model: keras.Model) -> OrderedDict[str, str]:
+    """For each block of the base, the name of the layer whose output is the block's output.
+
+    A block ends just before the next one begins, so a MobileNetV2 block with a residual
+    connection ends at its ``add`` layer, which has no weights of its own.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> ends = block_outputs(load_base(None))
+    >>> ends["stem"], ends["block_2"], ends["top"]
+    ('expanded_conv_project_BN', 'block_2_add', 'out_relu')
+    """
+    in_base = set(base_blocks(model))
+    block_of = {layer.name: name for name, layers in blocks(model).items() for layer in layers}
+    ends: OrderedDict[str, str] = OrderedDict()
+    current = None
+    for layer in model.layers:
+        current = block_of.get(layer.name, current)
+        if current in in_base and len(getattr(layer.output, "shape", ())) == 4:
+            ends[current] = layer.name
+    return ends
+
+
 def get_layer(model: keras.Model, name: str) -> keras.layers.Layer:
     """``model.get_layer(name)`` with an error that lists close matches.
 
