@@ -1,4 +1,4 @@
-"""The course's models: the pretrained base (bundled or ImageNet, same code), its features, and a small CNN.
+"""The course's models: the pretrained base (bundled or ImageNet, same code), its features, and CNNs from scratch.
 
 The base is ``keras.applications.MobileNetV2`` without its top, at width multiplier 0.35 and
 96x96 inputs: small enough to train on a laptop CPU, and the layer names students meet online.

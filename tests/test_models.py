@@ -10,8 +10,9 @@ import pytest
 import tensorflow as tf
 
 from helpers import models
-from helpers.models import bundled_card, extract_features, load_base, sha256_of, small_cnn
+from helpers.models import block_features, bundled_card, extract_features, load_base, sha256_of, small_cnn
 from helpers.pretrain import PretrainConfig, _columns, _mirrored_batches
+from helpers.surgery import base_blocks, cut
 from helpers.tasks import make_source_task
 
 IMAGES = np.random.default_rng(1).integers(0, 256, (8, 96, 96, 3)).astype("float32")
@@ -165,3 +166,11 @@ def test_extract_features_from_arrays_and_datasets(bundled):
 def test_small_cnn_takes_raw_images_and_gives_logits():
     net = small_cnn(3, 32)
     assert net.output_shape == (None, 3) and net.layers[0].name.startswith("rescaling")
+
+
+def test_block_features_are_each_blocks_pooled_output_in_order(bundled):
+    features = block_features(bundled, IMAGES[:4], batch_size=3)  # batches that do not divide the images
+    assert list(features) == base_blocks(bundled)
+    np.testing.assert_allclose(features["top"], extract_features(bundled, IMAGES[:4], progress=False), atol=1e-4)
+    middle = cut(bundled, at="block_8_add")(IMAGES[:4], training=False).numpy().mean(axis=(1, 2))
+    np.testing.assert_allclose(features["block_8"], middle, atol=1e-4)

@@ -10,6 +10,7 @@ from helpers.models import load_base
 from helpers.surgery import (
     attach_head,
     base_blocks,
+    block_outputs,
     blocks,
     cut,
     freeze_base,
@@ -49,6 +50,16 @@ def test_attach_head_is_flat_and_mobilenet_blocks_are_named(model):
     assert names[0] == "stem" and names[-2:] == ["top", "head"] and "block_16" in names
     assert base_blocks(model)[-1] == "top" and len(base_blocks(model)) == 18
     assert model.output.shape == (None, 2)
+
+
+def test_block_outputs_end_each_block_just_before_the_next_begins(model):
+    ends = block_outputs(model)
+    assert list(ends) == base_blocks(model)  # the head is not a block of the base
+    names = [layer.name for layer in model.layers]
+    firsts = [layers[0].name for layers in blocks(model).values()]
+    for (block, end), next_first in zip(ends.items(), firsts[1:], strict=True):
+        assert names.index(end) == names.index(next_first) - 1 or block == "top", block
+    assert ends["block_5"] == "block_5_add" and ends["top"] == "out_relu"
 
 
 def test_unfrozen_blocks_train_and_batchnorm_statistics_do_not(model):
