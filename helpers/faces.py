@@ -123,6 +123,10 @@ class Canvas:
         self.matrix = np.eye(2)
         self.offset = np.zeros(2)
         self.unit = 1.0
+        #: Where the accessory's pixels are recorded (an "L" image's ImageDraw), and with what:
+        #: 255 while the accessory draws, 0 for what is drawn over it later.
+        self.mask: ImageDraw.ImageDraw | None = None
+        self.mask_ink = 0
 
     def place(self, cx: float, cy: float, half_width: float, tilt_degrees: float) -> None:
         a = math.radians(tilt_degrees)
@@ -134,11 +138,15 @@ class Canvas:
 
     def polygon(self, points: np.ndarray, fill: Colour, outline: Colour | None = None, width: float = 0.0) -> None:
         self.draw.polygon(self.px(points), fill=fill)
+        if self.mask is not None:
+            self.mask.polygon(self.px(points), fill=self.mask_ink)
         if outline is not None and width > 0:
             self.line(np.vstack([points, points[:1]]), outline, width)
 
     def line(self, points: np.ndarray, fill: Colour, width: float) -> None:
         self.draw.line(self.px(points), fill=fill, width=max(1, round(width * self.unit)), joint="curve")
+        if self.mask is not None:
+            self.mask.line(self.px(points), fill=self.mask_ink, width=max(1, round(width * self.unit)), joint="curve")
 
     def ellipse(self, cx: float, cy: float, rx: float, ry: float, fill: Colour, **kw) -> None:
         self.polygon(_arc(cx, cy, rx, ry), fill, **kw)
@@ -714,7 +722,8 @@ def render_portrait(
     distractor: str | None = None,
     *,
     camera: str = "daylight",
-) -> tuple[np.ndarray, np.void]:
+    return_mask: bool = False,
+):
     """Draw one portrait wearing ``accessory`` (and an optional ``distractor``), both names in ``ACCESSORIES``.
 
     ``camera`` (one of ``CAMERAS``) takes the picture; a daylight picture is drawn the same way
@@ -725,6 +734,10 @@ def render_portrait(
     image : ndarray of uint8, shape (size, size, 3)
     attributes : numpy record of ``PORTRAIT_ATTRIBUTES``
         What was drawn, read by name: ``attributes["face_x"]``.
+    mask : ndarray of bool, shape (size, size)
+        Only with ``return_mask=True``: the pixels where ``accessory`` shows (what is drawn over it,
+        such as a fringe over a beard, is not). Recording it draws nothing else and takes nothing
+        from ``rng``, so the image is the same either way.
 
     Examples
     --------
@@ -754,20 +767,30 @@ def render_portrait(
     attributes["hair_colour"] = tuple(channel / 255 for channel in face.hair[:3])
     attributes["second_accessory"] = -1
     over_hair = accessory not in UNDER_HAIR
+    mask = Image.new("L", (big, big), 0) if return_mask else None
+
+    def wear_accessory():
+        canvas.mask, canvas.mask_ink = (ImageDraw.Draw(mask) if mask is not None else None), 255
+        ACCESSORIES[accessory](canvas, face, rng)
+        canvas.mask_ink = 0  # from now on, what is drawn hides the accessory
+
     _draw_hair_back(canvas, face)
     _draw_body(canvas, face, rng)
     _draw_head(canvas, face, rng)
     _draw_features(canvas, face, rng)
     if not over_hair:
-        ACCESSORIES[accessory](canvas, face, rng)
+        wear_accessory()
     _draw_hair_front(canvas, face, rng)
     if distractor is not None:
         ACCESSORIES[distractor](canvas, face, rng)
     if over_hair:
-        ACCESSORIES[accessory](canvas, face, rng)
+        wear_accessory()
     image = canvas.image.reduce(2)
     pixels = _photograph(image, rng)
-    return (_night_camera(pixels, rng) if camera == "night" else pixels), attributes[()]
+    pixels = _night_camera(pixels, rng) if camera == "night" else pixels
+    if mask is not None:
+        return pixels, attributes[()], np.asarray(mask.reduce(2)) >= 128
+    return pixels, attributes[()]
 
 
 def head_boxes(attributes: np.ndarray, image_size: int) -> np.ndarray:

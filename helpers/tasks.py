@@ -59,17 +59,19 @@ SOURCE_GROUPS = (
 
 # ------------------------------------------------------------------------------------ the rules
 def draw_target(
-    rng: np.random.Generator, size: int, label: int, *, camera: str = "daylight"
-) -> tuple[np.ndarray, np.void]:
+    rng: np.random.Generator, size: int, label: int, *, camera: str = "daylight", return_mask: bool = False
+):
     """A person wearing a hat (``label == 0``) or sunglasses (``label == 1``), and what was drawn.
 
     A third of hat-wearers also wear clear eyeglasses, and a third of sunglasses-wearers wear a
     band, bow or flower in the hair, so neither "something at the eyes" nor "something on the
-    head" alone gives the class away. Returns what :func:`helpers.faces.render_portrait` returns.
+    head" alone gives the class away. Returns what :func:`helpers.faces.render_portrait` returns
+    (with ``return_mask``, the mask of the hat or the sunglasses, never of the distractor).
     """
+    options = {"camera": camera, "return_mask": return_mask}
     if label == 0:
-        return faces.render_portrait(rng, size, "hat", "clear_glasses" if rng.random() < 0.35 else None, camera=camera)
-    return faces.render_portrait(rng, size, "sunglasses", "hair_band" if rng.random() < 0.35 else None, camera=camera)
+        return faces.render_portrait(rng, size, "hat", "clear_glasses" if rng.random() < 0.35 else None, **options)
+    return faces.render_portrait(rng, size, "sunglasses", "hair_band" if rng.random() < 0.35 else None, **options)
 
 
 def draw_source(rng: np.random.Generator, size: int, label: int) -> tuple[np.ndarray, np.void]:
@@ -92,16 +94,14 @@ def draw_source(rng: np.random.Generator, size: int, label: int) -> tuple[np.nda
 
 
 # ------------------------------------------------------------------------------------- datasets
-Draw = Callable[[np.random.Generator, int, int], tuple[np.ndarray, np.void]]
+Draw = Callable[[np.random.Generator, int, int], tuple]
 
 
-def _draw_range(args: tuple[Draw, int, int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Draw images ``start..stop-1`` and their attributes."""
+def _draw_range(args: tuple[Draw, int, int, int, int, int]) -> tuple[np.ndarray, ...]:
+    """Draw images ``start..stop-1``: their images, attributes (and masks, if ``draw`` returns them)."""
     draw, n_classes, seed, size, start, stop = args
-    images, attributes = zip(
-        *(draw(np.random.default_rng([seed, i]), size, i % n_classes) for i in range(start, stop)), strict=True
-    )
-    return np.stack(images), np.stack(attributes)
+    drawn = [draw(np.random.default_rng([seed, i]), size, i % n_classes) for i in range(start, stop)]
+    return tuple(np.stack(column) for column in zip(*drawn, strict=True))
 
 
 def _generate(
@@ -140,8 +140,8 @@ def _generate(
         for part in results:
             parts.append(part)
             bar.update(len(part[0]))
-    images, attributes = (np.concatenate(column) for column in zip(*parts, strict=True))
-    return (images, labels, attributes) if return_attributes else (images, labels)
+    images, attributes, *masks = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return (images, labels, *([attributes] if return_attributes else []), *masks)
 
 
 def make_sunglasses_vs_hat(
@@ -154,6 +154,7 @@ def make_sunglasses_vs_hat(
     progress: bool = False,
     return_attributes: bool = False,
     camera: str = "daylight",
+    return_masks: bool = False,
 ):
     """Generate the target task: people wearing a hat (label 0) or sunglasses (label 1).
 
@@ -181,6 +182,9 @@ def make_sunglasses_vs_hat(
         bundled base was pretrained; ``"night"`` takes the same scenes as dim, noisy, green
         monochrome pictures: a *shifted domain*, where the pretrained features fit less well and
         fine-tuning has something to adapt to.
+    return_masks : bool
+        Also return, for each image, the pixels where its hat or sunglasses show: the labels of a
+        segmentation task, from the generator's own drawing.
 
     Returns
     -------
@@ -189,6 +193,8 @@ def make_sunglasses_vs_hat(
         Indices into ``TARGET_CLASSES``.
     attributes : structured ndarray of ``helpers.faces.PORTRAIT_ATTRIBUTES``, shape (n_images,)
         Only with ``return_attributes=True``; read by name: ``attributes["face_x"]``.
+    masks : ndarray of bool, shape (n_images, image_size, image_size)
+        Only with ``return_masks=True``: where the hat or the sunglasses are (always last).
 
     Examples
     --------
@@ -205,7 +211,7 @@ def make_sunglasses_vs_hat(
     if camera not in faces.CAMERAS:
         raise ValueError(f"camera must be one of {faces.CAMERAS}, got {camera!r}")
     return _generate(
-        functools.partial(draw_target, camera=camera),
+        functools.partial(draw_target, camera=camera, return_mask=return_masks),
         len(TARGET_CLASSES),
         n_images,
         seed=seed,

@@ -151,3 +151,44 @@ def test_accessory_boxes_hold_the_accessory_and_follow_the_face():
     assert (boxes[hats, 0] < boxes[lenses, 0].min()).all()  # and starts higher than any lenses' box
     with pytest.raises(ValueError, match="no region for accessory 'scarf'"):
         faces.accessory_boxes(attributes[:1], ["scarf"], 96)
+
+
+def test_masks_leave_the_images_as_they_were():
+    for camera in faces.CAMERAS:
+        images, labels = make_sunglasses_vs_hat(12, seed=4, camera=camera)
+        again, labels_again, attributes, masks = make_sunglasses_vs_hat(
+            12, seed=4, camera=camera, return_attributes=True, return_masks=True
+        )
+        assert np.array_equal(images, again) and np.array_equal(labels, labels_again)
+        assert masks.shape == images.shape[:3] and masks.dtype == bool and len(attributes) == 12
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_mask_covers_the_drawn_accessory_and_nothing_else(monkeypatch, seed):
+    """Draw the same portrait again with the accessory in one flat colour, then in another, and no camera.
+
+    The pixels that change between the two are the accessory's; those it covers at least half
+    of are its mask (the image is drawn at twice the size and reduced, so edges are mixed).
+    """
+    _, _, mask = tasks.draw_target(np.random.default_rng([seed, 7]), 96, seed % 2, return_mask=True)
+    polygon, line = faces.Canvas.polygon, faces.Canvas.line
+    monkeypatch.setattr(faces, "_photograph", lambda image, rng: np.asarray(image.convert("RGB")))
+
+    def flat(colour):
+        def flat_polygon(canvas, points, fill, outline=None, width=0.0):
+            worn = canvas.mask_ink == 255
+            polygon(canvas, points, colour if worn else fill, colour if worn and outline else outline, width)
+
+        def flat_line(canvas, points, fill, width):
+            line(canvas, points, colour if canvas.mask_ink == 255 else fill, width)
+
+        monkeypatch.setattr(faces.Canvas, "polygon", flat_polygon)
+        monkeypatch.setattr(faces.Canvas, "line", flat_line)
+        return tasks.draw_target(np.random.default_rng([seed, 7]), 96, seed % 2, return_mask=True)
+
+    magenta, _, same_mask = flat((255, 0, 255, 255))
+    green, _, _ = flat((0, 255, 0, 255))
+    assert np.array_equal(mask, same_mask) and mask.sum() > 20
+    change = np.abs(magenta.astype(int) - green.astype(int)).max(axis=-1)  # 255 x the accessory's coverage
+    assert not (mask & (change < 100)).any(), "the mask holds pixels the accessory does not cover"
+    assert not (~mask & (change > 155)).any(), "the accessory covers pixels outside the mask"
