@@ -215,5 +215,21 @@ CLAIMS: dict[str, Claim] = {
             "share of the image",
             "gradcam_regions",
         ),
+        Claim(
+            "pretrained-encoder-segments",
+            "07_beyond_classification",
+            "You can train a network for classification and use it for segmentation.",
+            "mean IoU of the same decoder trained on 100 photos' masks on the frozen pretrained base minus on a "
+            "random base",
+            "segmentation_transfer",
+        ),
+        Claim(
+            "old-head-reused",
+            "07_beyond_classification",
+            "When the new classes are among the old ones, you could get away with using the head FC layers as well.",
+            "test accuracy of the source task's head on two of its classes, untrained, minus a new head trained on "
+            "10 photos",
+            "old_head",
+        ),
     )
 }

@@ -20,7 +20,8 @@ from helpers.environment import free_memory
 from helpers.explain import gradcam, peak_inside, share_inside
 from helpers.faces import accessory_boxes
 from helpers.learning_rates import differential_optimizer
-from helpers.models import block_features, extract_features, large_cnn, load_base
+from helpers.models import block_features, extract_features, large_cnn, load_base, source_classifier
+from helpers.segmentation import encoder_maps, fit_decoder, iou, predict_masks
 from helpers.strategies import (
     feature_extraction,
     fine_tune,
@@ -34,7 +35,7 @@ from helpers.surgery import (
     unfreeze_all,
     unfreeze_last,
 )
-from helpers.tasks import TARGET_CLASSES, make_source_task, make_sunglasses_vs_hat
+from helpers.tasks import SOURCE_CLASSES, TARGET_CLASSES, make_source_task, make_sunglasses_vs_hat
 from helpers.toy_data import make_rings, to_polar
 from helpers.training import best_epoch, training_dataset
 
@@ -432,4 +433,81 @@ def differential_rates(
         "effects": {"differential-beats-single": differential - single},
         "test accuracy": scores,
         "histories": histories,
+    }
+
+
+def segmentation_transfer(seed: int = 0, *, n_train: int = 100, n_test: int = 200, epochs: int = 60) -> dict:
+    """The same small decoder segments hats and sunglasses on the frozen pretrained base and on a random one.
+
+    The masks come from the generator (``make_sunglasses_vs_hat(return_masks=True)``); the base
+    was trained to *classify* portraits and never saw a mask. Each decoder
+    (:mod:`helpers.segmentation`) trains on ``n_train`` photos and their mirror images and is
+    scored on ``n_test`` new photos by intersection over union. Claims
+    ``pretrained-encoder-segments``: mean IoU on the pretrained base minus on the random one.
+    """
+    images, labels, masks = make_sunglasses_vs_hat(n_train, seed=20_000 + seed, return_masks=True)
+    x_test, y_test, m_test = make_sunglasses_vs_hat(n_test, seed=30_000 + seed, return_masks=True)
+    x_fit, m_fit = np.concatenate([images, images[:, :, ::-1]]), np.concatenate([masks, masks[:, :, ::-1]])
+    scores, predicted, histories = {}, {}, {}
+    for name, weights in (("pretrained base", "bundled"), ("random base", None)):
+        keras.utils.set_random_seed(seed)
+        base = load_base(weights)
+        decoder, histories[name] = fit_decoder(encoder_maps(base, x_fit), m_fit, epochs=epochs, seed=seed)
+        predicted[name] = predict_masks(decoder, encoder_maps(base, x_test), x_test.shape[1])
+        scores[name] = iou(predicted[name], m_test)
+        free_memory()
+    return {
+        "n_test": n_test,
+        "effects": {
+            "pretrained-encoder-segments": float(scores["pretrained base"].mean() - scores["random base"].mean())
+        },
+        "iou": {
+            name: {c: float(s[y_test == k].mean()) for k, c in enumerate(TARGET_CLASSES)} for name, s in scores.items()
+        },
+        "images": x_test[:8],
+        "true masks": m_test[:8],
+        "predicted masks": {name: p[:8] for name, p in predicted.items()},
+        "histories": histories,
+    }
+
+
+def old_head(
+    seed: int = 0, *, classes: tuple[str, str] = ("bow_tie", "scarf"), n_per_class: int = 5, n_test: int = 400
+) -> dict:
+    """Two of the source task's own classes as a new task: the old head, untrained, against a new head on a few photos.
+
+    The old head (:func:`helpers.models.source_classifier`) decides between the two classes'
+    logits and never sees a photo of the new task; the new head is a logistic regression on the
+    base's features of ``n_per_class`` photos per class. Both are scored on the same ``n_test``
+    new photos. Then the old head meets photos of classes it never knew (sunglasses, hats): what
+    it calls them is returned too. Claims ``old-head-reused``: the old head's test accuracy minus
+    the new head's.
+    """
+    wanted = [SOURCE_CLASSES.index(name) for name in classes]
+    per_draw = len(SOURCE_CLASSES)  # the source task cycles through its classes
+    images, labels = make_source_task(per_draw * (n_per_class + n_test // 2), seed=80_000 + seed)
+    keep = np.isin(labels, wanted)
+    images, labels = images[keep], (labels[keep] == wanted[1]).astype(int)  # 0: classes[0], 1: classes[1]
+    train = np.r_[np.flatnonzero(labels == 0)[:n_per_class], np.flatnonzero(labels == 1)[:n_per_class]]
+    test = np.setdiff1d(np.arange(len(labels)), train)
+    classifier = source_classifier()
+    logits = classifier.predict(images[test].astype(np.float32), batch_size=64, verbose=0)
+    old = float((logits[:, wanted].argmax(axis=1) == labels[test]).mean())
+    base = load_base("bundled", pooling="avg")
+    head = LogisticRegression(C=0.1, max_iter=5000).fit(
+        extract_features(base, images[train], progress=False), labels[train]
+    )
+    new = float(head.score(extract_features(base, images[test], progress=False), labels[test]))
+    x_other, y_other = make_sunglasses_vs_hat(100, seed=90_000 + seed)
+    called = classifier.predict(x_other.astype(np.float32), batch_size=64, verbose=0).argmax(axis=1)
+    free_memory()
+    return {
+        "n_test": len(test),
+        "effects": {"old-head-reused": old - new},
+        "test accuracy": {"old head, no training": old, f"new head, {2 * n_per_class} photos": new},
+        "photos": images[train],
+        "what the old head calls new classes": {
+            name: np.bincount(called[y_other == k], minlength=len(SOURCE_CLASSES))
+            for k, name in enumerate(TARGET_CLASSES)
+        },
     }

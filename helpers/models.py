@@ -30,6 +30,9 @@ ALPHA = 0.35
 WEIGHTS_DIR = Path(str(resources.files("helpers") / "weights"))
 BUNDLED_WEIGHTS = WEIGHTS_DIR / "mobilenetv2_035_96_source.weights.h5"
 BUNDLED_CARD = WEIGHTS_DIR / "mobilenetv2_035_96_source.json"
+#: A head for the source task on the bundled base (:func:`helpers.pretrain.fit_source_head`).
+SOURCE_HEAD = WEIGHTS_DIR / "mobilenetv2_035_96_source_head.npz"
+SOURCE_HEAD_CARD = WEIGHTS_DIR / "mobilenetv2_035_96_source_head.json"
 
 Weights = Literal["bundled", "imagenet"] | None
 
@@ -129,21 +132,44 @@ def load_base(weights: Weights = "bundled", *, image_size: int = IMAGE_SIZE, poo
             ) from exc
     base = build_base(image_size, pooling=pooling)
     if weights == "bundled":
-        if not BUNDLED_WEIGHTS.is_file():
-            raise FileNotFoundError(
-                f"The bundled weights {BUNDLED_WEIGHTS} are missing. Reinstall the course package "
-                "(pip install -e .), or rebuild them with: python -m helpers.pretrain"
-            )
-        expected = json.loads(BUNDLED_CARD.read_text())["sha256"]
-        actual = sha256_of(BUNDLED_WEIGHTS)
-        if actual != expected:
-            raise ValueError(
-                f"The bundled weights {BUNDLED_WEIGHTS} are damaged: SHA-256 {actual[:12]}... but "
-                f"{BUNDLED_CARD.name} expects {expected[:12]}... Reinstall the course package, or "
-                "rebuild them with: python -m helpers.pretrain"
-            )
-        base.load_weights(BUNDLED_WEIGHTS)
+        base.load_weights(_checked(BUNDLED_WEIGHTS, BUNDLED_CARD))
     return base
+
+
+def _checked(path: Path, card: Path) -> Path:
+    """``path``, after checking it exists and has the SHA-256 its ``card`` records."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing. Reinstall the course package (pip install -e .), or rebuild it with: "
+            "python -m helpers.pretrain"
+        )
+    expected, actual = json.loads(card.read_text())["sha256"], sha256_of(path)
+    if actual != expected:
+        raise ValueError(
+            f"{path} is damaged: SHA-256 {actual[:12]}... but {card.name} expects {expected[:12]}... "
+            "Reinstall the course package, or rebuild it with: python -m helpers.pretrain"
+        )
+    return path
+
+
+def source_classifier() -> keras.Model:
+    """The bundled base with a head for its own source task: logits over ``SOURCE_CLASSES``, from raw images.
+
+    The old model whole, head included: what "instance transfer" reuses when the new classes
+    are among the old ones. The head is a logistic regression fitted on the base's features of
+    new source portraits (its card says how well it does); pretraining's own heads were not kept.
+
+    Examples
+    --------
+    >>> source_classifier().output.shape
+    (None, 14)
+    """
+    head = np.load(_checked(SOURCE_HEAD, SOURCE_HEAD_CARD))
+    base = load_base("bundled", pooling="avg")
+    dense = keras.layers.Dense(head["kernel"].shape[1], name="source_head")
+    model = keras.Model(base.input, dense(base.output), name="source_classifier")
+    dense.set_weights([head["kernel"], head["bias"]])
+    return model
 
 
 def bundled_card() -> dict:
