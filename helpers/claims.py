@@ -196,7 +196,7 @@ CLAIMS: dict[str, Claim] = {
             "05_differential_learning_rates",
             "Train different layers at different rates: each earlier layer group 3x-10x slower than the next.",
             "test accuracy after training every block and a new head for 6 epochs with differential rates minus "
-            "the better of one low (1e-5) and one high (1e-3) rate, 300 photos",
+            "the better of one low (1e-5) and one high (3e-3) rate, 300 photos",
             "differential_rates",
         ),
         Claim(

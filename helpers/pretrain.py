@@ -163,6 +163,12 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
         "source_validation_accuracy": round(accuracy, 4),
         "chance_accuracy": round(1 / len(SOURCE_CLASSES), 4),
         "train_accuracy_last_epoch": round(float(history.history["accessory_accuracy"][-1]), 4),
+        # The curve a lecture draws (in training mode, so below the inference-mode accuracy above).
+        "history": {
+            key: [round(float(v), 4) for v in history.history[key]]
+            for key in ("accessory_accuracy", "val_accessory_accuracy")
+            if key in history.history
+        },
         "seconds": {"drawing": round(drawn - started, 1), "training": round(trained - drawn, 1)},
         "versions": {
             "keras": keras.__version__,

@@ -10,8 +10,16 @@ import pytest
 import tensorflow as tf
 
 from helpers import models
-from helpers.models import block_features, bundled_card, extract_features, load_base, sha256_of, small_cnn
-from helpers.pretrain import PretrainConfig, _columns, _mirrored_batches
+from helpers.models import (
+    block_features,
+    bundled_card,
+    extract_features,
+    load_base,
+    sha256_of,
+    small_cnn,
+    source_classifier,
+)
+from helpers.pretrain import PretrainConfig, _columns, _mirrored_batches, fit_source_head
 from helpers.surgery import base_blocks, cut
 from helpers.tasks import make_source_task
 
@@ -99,8 +107,23 @@ def test_tiny_pretraining_writes_loadable_weights_and_card(tmp_path):
     assert card["sha256"] == sha256_of(weights)
     assert json.loads((tmp_path / models.BUNDLED_CARD.name).read_text()) == card
     assert 0 <= card["source_validation_accuracy"] <= 1 and card["config"]["n_images"] == 96
+    assert len(card["history"]["accessory_accuracy"]) == 1  # one epoch: the curve a lecture draws
     base = models.build_base()
     base.load_weights(weights)  # the same architecture load_base builds
+    head = fit_source_head(tmp_path, n_per_class=2)
+    assert head["sha256"] == sha256_of(tmp_path / models.SOURCE_HEAD.name) and head["n_images"] == 28
+    assert json.loads((tmp_path / models.SOURCE_HEAD_CARD.name).read_text()) == head
+
+
+def test_the_shipped_source_head_names_source_accessories_and_is_hash_checked(tmp_path, monkeypatch):
+    images, labels = make_source_task(140, seed=123)
+    logits = source_classifier().predict(images.astype("float32"), verbose=0)
+    assert logits.shape == (140, 14) and (logits.argmax(axis=1) == labels).mean() > 0.4  # chance: 1/14
+    damaged = tmp_path / models.SOURCE_HEAD.name
+    damaged.write_bytes(models.SOURCE_HEAD.read_bytes()[:-10])
+    monkeypatch.setattr(models, "SOURCE_HEAD", damaged)
+    with pytest.raises(ValueError, match="damaged.*python -m helpers.pretrain"):
+        source_classifier()
 
 
 def test_pretraining_batches_mirror_the_face_geometry_with_the_pixels():
