@@ -180,7 +180,8 @@ CLAIMS: dict[str, Claim] = {
             "fine-tune-beats-extraction",
             "04_fine_tuning",
             "To particularise the model to our task, it is worth tuning the later layers as well.",
-            "test accuracy of fine-tuning the last 3 blocks minus feature extraction, 300 night-camera photos",
+            "test accuracy of fine-tuning the later half of the base (9 of 18 blocks) minus feature extraction, "
+            "300 night-camera photos",
             "fine_tune_against_extraction",
         ),
         Claim(

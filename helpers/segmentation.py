@@ -82,7 +82,10 @@ def fit_decoder(
 
 def predict_masks(model: keras.Model, maps: list[np.ndarray], size: int) -> np.ndarray:
     """Masks predicted by a fitted decoder, upsampled to ``size`` x ``size`` pixels (bool)."""
-    logits = model.predict(maps, batch_size=64, verbose=0)
+    # Called directly, batch by batch: predict() would trace a new function for every new decoder.
+    logits = np.concatenate(
+        [np.asarray(model([m[i : i + 64] for m in maps], training=False)) for i in range(0, len(maps[0]), 64)]
+    )
     return tf.image.resize(logits, (size, size), method="bilinear").numpy()[..., 0] > 0
 
 

@@ -24,6 +24,7 @@ CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 SHOTS = ROOT / "build" / "browser"
 BIN = Path(sys.executable).parent
 LECTURE = "lectures/01_cnns_story_so_far.ipynb"
+LAST_LECTURE = "lectures/07_beyond_classification.ipynb"
 EXERCISE = "exercises/sunglasses_vs_hat/sunglasses_vs_hat.ipynb"
 INSTRUCTOR_TOOLS = {"Formgrader", "Create assignment"}
 
@@ -136,7 +137,7 @@ def test_a_lecture_widget_renders_and_answers_its_controls(browser, course):
         )
         assert page.locator(".widget-output img").first.get_attribute("src").startswith("data:image/png")
 
-        # a plain matplotlib figure (outside any widget): the learned kernels, a few cells further
+        # a plain matplotlib figure (outside any widget): the source task's portraits, a few cells further
         figure = page.locator(".jp-OutputArea-output:not(.widget-output *) > img").first
         figure.wait_for(timeout=120_000)
         assert figure.bounding_box()["width"] > 100
@@ -145,6 +146,22 @@ def test_a_lecture_widget_renders_and_answers_its_controls(browser, course):
         widget_cell.screenshot(path=SHOTS / "lecture_widget.png")
         figure.scroll_into_view_if_needed()
         page.screenshot(path=SHOTS / "lecture_figure.png")
+
+
+def test_the_last_lecture_opens_and_shows_its_first_result(browser, course):
+    with lab_page(browser, course, LAST_LECTURE, student=True) as page:
+        page.locator(".jp-Cell").first.click()
+        for _ in range(4):  # set-up, two texts, then the old head against a new one
+            page.keyboard.press("Shift+Enter")
+            page.wait_for_timeout(300)
+        figure = page.locator(".jp-OutputArea-output > img").first
+        figure.wait_for(timeout=180_000)
+        page.get_by_text("[old-head-reused] this run:").first.wait_for(timeout=60_000)
+        outputs = "\n".join(page.locator(".jp-OutputArea").all_inner_texts())
+        assert "Traceback" not in outputs and "Error" not in outputs, outputs[-2000:]
+        assert figure.bounding_box()["width"] > 300
+        figure.scroll_into_view_if_needed()
+        page.screenshot(path=SHOTS / "lecture_07.png")
 
 
 def test_students_see_the_exercise_without_instructor_tools(browser, course):
