@@ -324,6 +324,9 @@ def heatmap_overlay(
     heatmaps = np.asarray(heatmaps).reshape((-1, *images.shape[1:3]))
     colours = matplotlib.colormaps["jet"](heatmaps)[..., :3] * 255
     blended = ((1 - alpha) * images + alpha * colours).clip(0, 255).astype(np.uint8)
+    rows = -(-len(blended) // columns)
+    # Heatmaps are read in detail, so their tiles are drawn larger than image_grid's thumbnails.
+    ax = _axes(ax, figsize=(2.2 * min(columns, len(blended)), 2.3 * rows))
     ax = image_grid(blended, columns=min(columns, len(blended)), ax=ax, title=title)
     if labels is not None:
         h, w = images.shape[1:3]
