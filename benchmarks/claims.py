@@ -1,6 +1,6 @@
 """The claims ledger: every lecture claim measured over seeds, with a 95% confidence interval.
 
-    python -m benchmarks.claims                  # every claim, 5 seeds (make bench-claims)
+    python -m benchmarks.claims                  # every claim, 5 seeds or its own more (make bench-claims)
     python -m benchmarks.claims --only step-back # these claims; the other rows are kept
 
 Each experiment of ``helpers.experiments`` runs once per seed, each run in its own process (so
@@ -46,13 +46,15 @@ def _in_subprocess(experiment: str, seed: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(claim_ids: list[str], seeds: list[int]) -> list[dict]:
-    """The ledger's rows for ``claim_ids``, each experiment run once per seed."""
+def measure(claim_ids: list[str], n_seeds: int) -> list[dict]:
+    """The ledger's rows for ``claim_ids``, each experiment run once per seed: ``n_seeds`` seeds, or more
+    where one of its claims asks for more (``Claim.seeds``)."""
     experiments = list(dict.fromkeys(CLAIMS[i].experiment for i in claim_ids))  # in lecture order
     effects: dict[str, list[float]] = {i: [] for i in claim_ids}
     n_test: dict[str, int] = {}
     for experiment in experiments:
         started = time.perf_counter()
+        seeds = range(max([n_seeds] + [c.seeds for c in CLAIMS.values() if c.experiment == experiment]))
         for seed in seeds:
             run = _in_subprocess(experiment, seed)
             shown = ", ".join(f"{i} {format_effect(e, CLAIMS[i].unit)}" for i, e in run["effects"].items())
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seeds must be at least 2: an interval needs two seeds")
     claim_ids = args.only or list(CLAIMS)
     rows = {r["id"]: r for r in (json.loads(args.out.read_text()) if args.out.is_file() else [])}
-    rows.update({r["id"]: r for r in measure(claim_ids, list(range(args.seeds)))})
+    rows.update({r["id"]: r for r in measure(claim_ids, args.seeds)})
     ordered = [rows[i] for i in CLAIMS if i in rows]
     text = json.dumps(ordered, indent=2) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
