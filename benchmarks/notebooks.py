@@ -112,26 +112,26 @@ def main(argv: list[str] | None = None) -> int:
             f"{'lectures/ in all':<50}{sum(r['seconds'] for r in lectures):>9.1f}"
             f"{max(r['peak_rss_mb'] for r in lectures):>13.0f}"
         )
+    _save(rows, partial=bool(args.notebooks))  # the notebooks' rows are kept even if grading fails below
     if not args.notebooks or args.autograde:
         seconds, outside = autograde_seconds()
         print(f"{'make autograde, one submission':<50}{seconds:>9.1f}")
         print(f"{'  of which hidden tests outside the kernel':<50}{outside:>9.1f}")
-        rows.append(
-            {
-                "notebook": "make autograde, one submission",
-                "seconds": round(seconds, 1),
-                "outside_checks_seconds": round(outside, 1),
-            }
-        )
+        row = {"notebook": "make autograde, one submission", "seconds": round(seconds, 1)}
+        _save([{**row, "outside_checks_seconds": round(outside, 1)}], partial=True)
+    return 0
+
+
+def _save(rows: list[dict], *, partial: bool) -> None:
+    """Write ``rows`` to the JSON; a partial run updates its own rows and keeps the others."""
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    if args.notebooks and OUT.exists():  # a partial run updates its own rows and keeps the others
+    if partial and OUT.exists():
         fresh = {r["notebook"] for r in rows}
         rows = sorted(
             [r for r in json.loads(OUT.read_text()) if r["notebook"] not in fresh] + rows, key=lambda r: r["notebook"]
         )
     OUT.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {OUT}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -428,7 +428,7 @@ def differential_rates(
             training_dataset(x_train, y_train, batch_size=16, seed=seed), epochs=epochs, verbose=0, shuffle=False
         ).history
         scores[name] = _accuracy(model, x_test, y_test)
-    free_memory()
+        free_memory()  # each compile traces new functions: let the last run's go before the next
     single = max(scores["one low rate (1e-5)"], scores["one high rate (3e-3)"])
     differential = next(v for k, v in scores.items() if k.startswith("differential"))
     return {

@@ -221,7 +221,7 @@ def extract_features(base: keras.Model, images, *, batch_size: int = 32, progres
     return np.concatenate(features).astype(np.float32)
 
 
-def block_features(base: keras.Model, images, *, batch_size: int = 64) -> dict[str, np.ndarray]:
+def block_features(base: keras.Model, images, *, batch_size: int = 32) -> dict[str, np.ndarray]:
     """Every block's output for ``images``, average-pooled to one vector per image: ``{block: (n, channels)}``.
 
     One pass through ``base`` gives all of them, so a linear probe can ask of each block how
