@@ -279,7 +279,6 @@ def fine_tune_against_extraction(
     n_test: int = 500,
     camera: str = "night",
     n_blocks: int = 9,
-    every_block: bool = True,
 ) -> dict:
     """Feature extraction, fine-tuning the last ``n_blocks`` blocks, and fine-tuning every block, on a shifted domain.
 
@@ -291,27 +290,26 @@ def fine_tune_against_extraction(
     blocks). Claims ``fine-tune-beats-extraction``: test accuracy
     of fine-tuning the last blocks minus that of feature extraction, on the same images; and
     ``fine-tune-everything``: test accuracy of fine-tuning every block, starting from the
-    pretrained weights, minus that of feature extraction (only with ``every_block``).
+    pretrained weights, minus that of feature extraction.
     """
     x_train, y_train, x_test, y_test = _images(seed, n_train, n_test, camera)
+    n_all = len(base_blocks(attach_head(load_base(None), 2)))
     runs = {
         "feature extraction": lambda: feature_extraction(x_train, y_train, seed=seed),
         f"fine-tuning {n_blocks} blocks": lambda: fine_tune(x_train, y_train, seed=seed, n_blocks=n_blocks),
+        "fine-tuning every block": lambda: fine_tune(x_train, y_train, seed=seed, n_blocks=n_all),
     }
-    if every_block:
-        n_all = len(base_blocks(attach_head(load_base(None), 2)))
-        runs["fine-tuning every block"] = lambda: fine_tune(x_train, y_train, seed=seed, n_blocks=n_all)
     scores, seconds = {}, {}
     for name, run in runs.items():
         trained = run()
         scores[name], seconds[name] = trained.accuracy(x_test, y_test), trained.seconds
         free_memory()
-    effects = {"fine-tune-beats-extraction": scores[f"fine-tuning {n_blocks} blocks"] - scores["feature extraction"]}
-    if every_block:
-        effects["fine-tune-everything"] = scores["fine-tuning every block"] - scores["feature extraction"]
     return {
         "n_test": n_test,
-        "effects": effects,
+        "effects": {
+            "fine-tune-beats-extraction": scores[f"fine-tuning {n_blocks} blocks"] - scores["feature extraction"],
+            "fine-tune-everything": scores["fine-tuning every block"] - scores["feature extraction"],
+        },
         "test accuracy": scores,
         "seconds": seconds,
     }
@@ -390,7 +388,6 @@ def gradcam_regions(
         "predicted": predicted,
         "heatmaps": heat,
         "boxes": boxes,
-        "layer": layer,
     }
 
 

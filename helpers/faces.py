@@ -137,16 +137,18 @@ class Canvas:
         return (np.asarray(points) @ self.matrix.T + self.offset).ravel().tolist()
 
     def polygon(self, points: np.ndarray, fill: Colour, outline: Colour | None = None, width: float = 0.0) -> None:
-        self.draw.polygon(self.px(points), fill=fill)
+        pixels = self.px(points)
+        self.draw.polygon(pixels, fill=fill)
         if self.mask is not None:
-            self.mask.polygon(self.px(points), fill=self.mask_ink)
+            self.mask.polygon(pixels, fill=self.mask_ink)
         if outline is not None and width > 0:
             self.line(np.vstack([points, points[:1]]), outline, width)
 
     def line(self, points: np.ndarray, fill: Colour, width: float) -> None:
-        self.draw.line(self.px(points), fill=fill, width=max(1, round(width * self.unit)), joint="curve")
+        pixels, pixel_width = self.px(points), max(1, round(width * self.unit))
+        self.draw.line(pixels, fill=fill, width=pixel_width, joint="curve")
         if self.mask is not None:
-            self.mask.line(self.px(points), fill=self.mask_ink, width=max(1, round(width * self.unit)), joint="curve")
+            self.mask.line(pixels, fill=self.mask_ink, width=pixel_width, joint="curve")
 
     def ellipse(self, cx: float, cy: float, rx: float, ry: float, fill: Colour, **kw) -> None:
         self.polygon(_arc(cx, cy, rx, ry), fill, **kw)
