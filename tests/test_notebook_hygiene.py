@@ -96,8 +96,26 @@ def test_check_reports_unreadable_file(tmp_path):
     assert "cannot be read" in check_notebook(path)[0]
 
 
-def test_setup_cell_is_inert_off_colab(clean_notebook):
-    # Runs the set-up cell here: it must neither install nor fail outside Colab.
-    namespace: dict = {}
-    exec(setup_cell_source(), namespace)
-    assert "google.colab" not in namespace["sys"].modules
+def _run_setup_cell(shell_name: str) -> list[tuple[str, str]]:
+    """Run the set-up cell as IPython would, in a shell whose ``str()`` is ``shell_name``; return its magics."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    magics = []
+
+    class Shell:
+        def __str__(self):
+            return shell_name
+
+        def run_line_magic(self, name, line, _stack_depth=1):
+            magics.append((name, line))
+
+    code = TransformerManager().transform_cell(setup_cell_source())
+    exec(code, {"get_ipython": Shell})
+    return magics
+
+
+def test_setup_cell_is_short_and_installs_the_course_on_colab_only():
+    assert len(setup_cell_source().splitlines()) == 2
+    assert _run_setup_cell("<ipykernel.zmqshell.ZMQInteractiveShell object>") == []
+    [(name, line)] = _run_setup_cell("<google.colab._shell.Shell object at 0x7f>")
+    assert name == "pip" and line.startswith("install --quiet") and "transfer-learning-course @ git+https" in line

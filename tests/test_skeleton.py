@@ -1,4 +1,4 @@
-"""The course frame: README promises, Binder environment, student configuration, `make lab`."""
+"""The course frame: README promises, Binder environment, the student and instructor configurations, `make lab`."""
 
 from __future__ import annotations
 
@@ -92,14 +92,26 @@ def test_binder_environment_matches_pyproject():
     }
 
 
-def test_student_config_names_nbgrader_plugins():
-    page = json.loads((ROOT / "config/student/labconfig/page_config.json").read_text())
-    disabled = {k for k, v in page["disabledExtensions"].items() if v}
-    assert disabled == {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"}
-    # The ids must be nbgrader's real plugin ids, or disabling them does nothing.
-    static = Path(sys.prefix) / "share/jupyter/labextensions/@jupyter/nbgrader/static"
-    bundle = "".join(p.read_text(errors="ignore") for p in static.glob("*.js"))
-    for plugin_id in disabled:
+NBGRADER_PLUGINS = {
+    f"@jupyter/nbgrader:{name}"
+    for name in ("assignment-list", "course-list", "create-assignment", "formgrader", "menu", "validate-assignment")
+}
+NEWS = "@jupyterlab/apputils-extension:announcements"
+
+
+def _disabled(config: str) -> set[str]:
+    page = json.loads((ROOT / "config" / config / "labconfig/page_config.json").read_text())
+    return {k for k, v in page["disabledExtensions"].items() if v}
+
+
+def test_configs_name_real_plugins_students_get_none_of_nbgrader_and_nobody_the_news_pop_up():
+    assert _disabled("student") == NBGRADER_PLUGINS | {NEWS}
+    assert _disabled("instructor") == {NEWS}
+    # The ids must be the real plugin ids, or disabling them does nothing.
+    shared = Path(sys.prefix) / "share/jupyter"
+    scripts = [*(shared / "labextensions/@jupyter/nbgrader/static").glob("*.js"), *(shared / "lab/static").glob("*.js")]
+    bundle = "".join(p.read_text(errors="ignore") for p in scripts)
+    for plugin_id in NBGRADER_PLUGINS | {NEWS}:
         assert f'"{plugin_id}"' in bundle, plugin_id
 
 
@@ -111,26 +123,22 @@ def _lab_page_config(url: str, token: str) -> dict:
 
 
 @pytest.mark.slow
-def test_student_config_hides_instructor_tools():
-    env = {"JUPYTER_CONFIG_PATH": str(ROOT / "config/student")}
-    with running_jupyter([str(BIN / "jupyter"), "lab"], env=env) as (url, token):
-        disabled = set(_lab_page_config(url, token)["disabledExtensions"])
-        assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= disabled
-        assert "@jupyter/nbgrader:assignment-list" not in disabled
-        assert http_get(f"{url}/formgrader?token={token}")[0] == 404
-        # the assignment list stays: its handler answers (400 without a course), not 404
-        assert http_get(f"{url}/assignments?token={token}")[0] != 404
-
-
-@pytest.mark.slow
-def test_make_lab_serves_the_course_with_instructor_tools():
+def test_make_lab_serves_the_course_as_students_see_it():
     with running_jupyter(["make", "--no-print-directory", "lab"]) as (url, token):
         status, body = http_get(f"{url}/api/contents/lectures?token={token}")
         assert status == 200
         names = {item["name"] for item in json.loads(body)["content"]}
         assert {p.name for p in student_notebooks() if p.parent.name == "lectures"} <= names
+        assert NBGRADER_PLUGINS | {NEWS} <= set(_lab_page_config(url, token)["disabledExtensions"])
+        for handler in ("formgrader", "assignments", "courses"):  # nbgrader's server side is off too
+            assert http_get(f"{url}/{handler}?token={token}")[0] == 404, handler
+
+
+@pytest.mark.slow
+def test_make_lab_instructor_serves_every_nbgrader_tool():
+    with running_jupyter(["make", "--no-print-directory", "lab-instructor"]) as (url, token):
         disabled = set(_lab_page_config(url, token)["disabledExtensions"])
-        assert not any(plugin.startswith("@jupyter/nbgrader") for plugin in disabled)
+        assert not any(plugin.startswith("@jupyter/nbgrader") for plugin in disabled) and NEWS in disabled
         assert http_get(f"{url}/formgrader?token={token}")[0] == 200
 
 

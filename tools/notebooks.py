@@ -30,19 +30,14 @@ def repository_url(root: Path = ROOT) -> str:
 
 
 def setup_cell_source(root: Path = ROOT) -> str:
-    """Source of the first cell of every notebook: installs the course on Colab only."""
+    """Source of the first cell of every notebook: installs the course on Colab only.
+
+    Two lines, no import: IPython's ``get_ipython()`` is Colab's own shell there, and ``%pip``
+    installs into the kernel's environment. Elsewhere the course is installed already.
+    """
     return (
-        "# Set-up: on Google Colab this installs the course package (Colab's own TensorFlow\n"
-        "# is kept); everywhere else the course is already installed and this does nothing.\n"
-        "import subprocess\n"
-        "import sys\n"
-        "\n"
-        'if "google.colab" in sys.modules:\n'
-        "    subprocess.run(\n"
-        '        [sys.executable, "-m", "pip", "install", "--quiet",\n'
-        f'         "transfer-learning-course @ git+{repository_url(root)}"],\n'
-        "        check=True,\n"
-        "    )"
+        'if "google.colab" in str(get_ipython()):  # on Colab, install the course (its TensorFlow is kept)\n'
+        f'    %pip install --quiet "transfer-learning-course @ git+{repository_url(root)}"'
     )
 
 
