@@ -13,11 +13,12 @@ export MALLOC_ARENA_MAX ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab test lint bench bench-full bench-notebooks bench-claims readme pretrain docs-images release autograde
+.PHONY: help install lab lab-instructor test lint bench bench-full bench-notebooks bench-claims readme pretrain pretrain-unlabeled docs-images release autograde
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make lab    - set up .venv and open the course in JupyterLab"
+	@echo "make lab    - set up .venv and open the course in JupyterLab, as students see it"
+	@echo "make lab-instructor - the same with nbgrader's instructor tools (formgrader, create assignment)"
 	@echo "make test   - set up .venv and run the whole test suite, offline"
 	@echo "make lint   - ruff's lint rules and formatting (ruff format --check)"
 	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
@@ -25,6 +26,7 @@ help:
 	@echo "make bench-claims - measure every lecture claim over 5 seeds (under an hour); writes the claims ledger"
 	@echo "make readme  - rewrite README's benchmark tables and numbers (docs/benchmarks/*.json) and Colab links"
 	@echo "make pretrain - rebuild the bundled base weights from scratch (under an hour on 2 cores)"
+	@echo "make pretrain-unlabeled - rebuild the base pretrained without labels (rotation prediction)"
 	@echo "make release  - regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make autograde SUBMISSIONS=folder - grade every submitted notebook; writes graded/grades.csv"
 
@@ -36,8 +38,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Students get the configuration Binder gets (config/student: no instructor tools); instructors
+# get every nbgrader tool (config/instructor). Neither asks about Jupyter news on first start.
 lab: $(STAMP)
-	$(RUN) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS)
+	JUPYTER_CONFIG_PATH="$(CURDIR)/config/student" $(RUN) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS)
+
+lab-instructor: $(STAMP)
+	JUPYTER_CONFIG_PATH="$(CURDIR)/config/instructor" $(RUN) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(RUN) $(BIN)/ruff check .
@@ -65,6 +72,9 @@ readme: $(STAMP)
 
 pretrain: $(STAMP)
 	$(RUN) $(BIN)/python -m helpers.pretrain
+
+pretrain-unlabeled: $(STAMP)
+	$(RUN) $(BIN)/python -m helpers.self_supervised
 
 docs-images: $(STAMP)
 	$(RUN) $(BIN)/python -m tools.docs_images
