@@ -33,8 +33,11 @@ BUNDLED_CARD = WEIGHTS_DIR / "mobilenetv2_035_96_source.json"
 #: A head for the source task on the bundled base (:func:`helpers.pretrain.fit_source_head`).
 SOURCE_HEAD = WEIGHTS_DIR / "mobilenetv2_035_96_source_head.npz"
 SOURCE_HEAD_CARD = WEIGHTS_DIR / "mobilenetv2_035_96_source_head.json"
+#: The same base pretrained on the source portraits without their labels (:mod:`helpers.self_supervised`).
+UNLABELED_WEIGHTS = WEIGHTS_DIR / "mobilenetv2_035_96_unlabeled.weights.h5"
+UNLABELED_CARD = WEIGHTS_DIR / "mobilenetv2_035_96_unlabeled.json"
 
-Weights = Literal["bundled", "imagenet"] | None
+Weights = Literal["bundled", "unlabeled", "imagenet"] | None
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -96,10 +99,13 @@ def load_base(weights: Weights = "bundled", *, image_size: int = IMAGE_SIZE, poo
 
     Parameters
     ----------
-    weights : {"bundled", "imagenet", None}
+    weights : {"bundled", "unlabeled", "imagenet", None}
         ``"bundled"``: the course's own weights, pretrained on the source task and shipped with
-        this package (checked against their SHA-256); works offline. ``"imagenet"``: Keras'
-        ImageNet weights, downloaded once into Keras' cache. ``None``: random weights.
+        this package (checked against their SHA-256); works offline. ``"unlabeled"``: the
+        course's weights pretrained on the same portraits without their labels (contrastive
+        learning, :mod:`helpers.self_supervised`), shipped and checked the same way.
+        ``"imagenet"``: Keras' ImageNet weights, downloaded once into Keras' cache. ``None``:
+        random weights.
     image_size : int
         Side of the square input images. The bundled weights are trained at 96; ImageNet
         weights exist for 96, 128, 160, 192 and 224.
@@ -118,8 +124,8 @@ def load_base(weights: Weights = "bundled", *, image_size: int = IMAGE_SIZE, poo
     >>> base.output.shape
     (None, 1280)
     """
-    if weights not in ("bundled", "imagenet", None):
-        raise ValueError(f"weights must be 'bundled', 'imagenet' or None, got {weights!r}")
+    if weights not in ("bundled", "unlabeled", "imagenet", None):
+        raise ValueError(f"weights must be 'bundled', 'unlabeled', 'imagenet' or None, got {weights!r}")
     if weights == "imagenet":
         try:
             return build_base(image_size, weights="imagenet", pooling=pooling)
@@ -133,21 +139,23 @@ def load_base(weights: Weights = "bundled", *, image_size: int = IMAGE_SIZE, poo
     base = build_base(image_size, pooling=pooling)
     if weights == "bundled":
         base.load_weights(_checked(BUNDLED_WEIGHTS, BUNDLED_CARD))
+    elif weights == "unlabeled":
+        base.load_weights(_checked(UNLABELED_WEIGHTS, UNLABELED_CARD, rebuild="python -m helpers.self_supervised"))
     return base
 
 
-def _checked(path: Path, card: Path) -> Path:
-    """``path``, after checking it exists and has the SHA-256 its ``card`` records."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing. Reinstall the course package (pip install -e .), or rebuild it with: "
-            "python -m helpers.pretrain"
-        )
+def _checked(path: Path, card: Path, *, rebuild: str = "python -m helpers.pretrain") -> Path:
+    """``path``, after checking it and its ``card`` exist and the file has the SHA-256 the card records."""
+    for needed in (path, card):
+        if not needed.is_file():
+            raise FileNotFoundError(
+                f"{needed} is missing. Reinstall the course package (pip install -e .), or rebuild it with: {rebuild}"
+            )
     expected, actual = json.loads(card.read_text())["sha256"], sha256_of(path)
     if actual != expected:
         raise ValueError(
             f"{path} is damaged: SHA-256 {actual[:12]}... but {card.name} expects {expected[:12]}... "
-            "Reinstall the course package, or rebuild it with: python -m helpers.pretrain"
+            f"Reinstall the course package, or rebuild it with: {rebuild}"
         )
     return path
 
@@ -181,6 +189,17 @@ def bundled_card() -> dict:
     ['architecture', 'chance_accuracy']
     """
     return json.loads(BUNDLED_CARD.read_text())
+
+
+def unlabeled_card() -> dict:
+    """What the unlabeled weights were trained on (objective, data, epochs, time) and how well they probe.
+
+    Examples
+    --------
+    >>> unlabeled_card()["objective"][:11]
+    'contrastive'
+    """
+    return json.loads(UNLABELED_CARD.read_text())
 
 
 def extract_features(base: keras.Model, images, *, batch_size: int = 32, progress: bool = True) -> np.ndarray:

@@ -94,7 +94,7 @@ def test_imagenet_offline_suggests_bundled(keras_home):
 
 
 def test_bad_weights_name():
-    with pytest.raises(ValueError, match="'bundled', 'imagenet' or None"):
+    with pytest.raises(ValueError, match="'bundled', 'unlabeled', 'imagenet' or None"):
         load_base("imagenett")
 
 
