@@ -3,8 +3,9 @@
     python -m benchmarks.claims                  # every claim, 5 seeds or its own more (make bench-claims)
     python -m benchmarks.claims --only step-back # these claims; the other rows are kept
 
-Each experiment of ``helpers.experiments`` runs once per seed, each run in its own process (so
-one run's memory never weighs on the next), and gives the effect of every claim it measures.
+Each experiment of ``helpers.experiments`` runs once per seed, all its seeds in one process of
+its own (so no experiment's memory weighs on the next), and gives the effect of every claim it
+measures.
 Writes ``docs/benchmarks/claims.json`` and the copy shipped in the package
 (``helpers/ledger/claims.json``, which notebooks read wherever they run) and prints the table.
 """
@@ -16,7 +17,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 # TensorFlow reads its C++ log level once, when first imported.
@@ -29,7 +32,7 @@ OUT = ROOT / "docs" / "benchmarks" / "claims.json"
 
 
 def run_one(experiment: str, seed: int) -> dict:
-    """One experiment for one seed (in a fresh process): its effects, test-set size and seconds."""
+    """One experiment for one seed: its effects, test-set size and seconds."""
     from helpers import experiments
 
     function = getattr(experiments, experiment)
@@ -38,12 +41,21 @@ def run_one(experiment: str, seed: int) -> dict:
     return {"effects": result["effects"], "n_test": result["n_test"], "seconds": time.perf_counter() - started}
 
 
-def _in_subprocess(experiment: str, seed: int) -> dict:
-    command = [sys.executable, "-m", "benchmarks.claims", "--one", experiment, "--seed", str(seed)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{experiment} (seed {seed}) failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def _in_subprocess(experiment: str, seeds: range) -> Iterator[dict]:
+    """Every seed of one experiment, one after the other in one fresh process: each seed's run as it ends.
+
+    One process per experiment, not per seed: TensorFlow's import (several seconds) is paid
+    once, and no experiment's memory weighs on the next one.
+    """
+    command = [sys.executable, "-m", "benchmarks.claims", "--one", experiment, "--seed", *map(str, seeds)]
+    with tempfile.TemporaryFile("w+") as errors:  # a file, not a pipe: a chatty run cannot block on it
+        with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True) as process:
+            for line in process.stdout:
+                if line.startswith("{"):
+                    yield json.loads(line)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{experiment} failed:\n{errors.read()[-3000:]}")
 
 
 def measure(claim_ids: list[str], n_seeds: int) -> list[dict]:
@@ -51,20 +63,21 @@ def measure(claim_ids: list[str], n_seeds: int) -> list[dict]:
     where one of its claims asks for more (``Claim.seeds``)."""
     experiments = list(dict.fromkeys(CLAIMS[i].experiment for i in claim_ids))  # in lecture order
     effects: dict[str, list[float]] = {i: [] for i in claim_ids}
+    seconds: dict[str, list[float]] = {i: [] for i in claim_ids}  # an experiment's runs, under each of its claims
     n_test: dict[str, int] = {}
     for experiment in experiments:
         started = time.perf_counter()
         seeds = range(max([n_seeds] + [c.seeds for c in CLAIMS.values() if c.experiment == experiment]))
-        for seed in seeds:
-            run = _in_subprocess(experiment, seed)
+        for seed, run in zip(seeds, _in_subprocess(experiment, seeds), strict=True):
             shown = ", ".join(f"{i} {format_effect(e, CLAIMS[i].unit)}" for i, e in run["effects"].items())
             print(f"  {experiment} seed {seed}: {shown} ({run['seconds']:.0f} s)", flush=True)
             for claim_id in claim_ids:
                 if CLAIMS[claim_id].experiment == experiment:
                     effects[claim_id].append(run["effects"][claim_id])
+                    seconds[claim_id].append(run["seconds"])
                     n_test[claim_id] = run["n_test"]
         print(f"{experiment}: {len(seeds)} seeds in {time.perf_counter() - started:.0f} s", flush=True)
-    return [summarise(CLAIMS[i], effects[i], n_test[i]) for i in claim_ids]
+    return [summarise(CLAIMS[i], effects[i], n_test[i], seconds[i]) for i in claim_ids]
 
 
 def table(rows: list[dict]) -> str:
@@ -84,16 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=list(CLAIMS), help="measure only these claims")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--one", help=argparse.SUPPRESS)
-    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(run_one(args.one, args.seed)))
+        for seed in args.seed:
+            print(json.dumps(run_one(args.one, seed)), flush=True)
         return 0
     if args.seeds < 2:
         parser.error("--seeds must be at least 2: an interval needs two seeds")
     claim_ids = args.only or list(CLAIMS)
     rows = {r["id"]: r for r in (json.loads(args.out.read_text()) if args.out.is_file() else [])}
+    started = time.perf_counter()
     rows.update({r["id"]: r for r in measure(claim_ids, args.seeds)})
+    print(f"measured in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     ordered = [rows[i] for i in CLAIMS if i in rows]
     text = json.dumps(ordered, indent=2) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

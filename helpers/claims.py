@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
@@ -62,9 +64,10 @@ def confidence_interval(effects, level: float = 0.95) -> tuple[float, tuple[floa
     return mean, (mean - half, mean + half)
 
 
-def summarise(claim: Claim, effects: list[float], n_test: int) -> dict:
-    """The ledger's row for ``claim`` from its per-seed ``effects``."""
+def summarise(claim: Claim, effects: list[float], n_test: int, seconds: list[float] | None = None) -> dict:
+    """The ledger's row for ``claim`` from its per-seed ``effects`` (and the seconds each seed's run took)."""
     mean, (low, high) = confidence_interval(effects)
+    timing = {"seconds_per_seed": round(float(np.mean(seconds)), 1)} if seconds else {}
     return {
         "id": claim.id,
         "lecture": claim.lecture,
@@ -77,6 +80,7 @@ def summarise(claim: Claim, effects: list[float], n_test: int) -> dict:
         "effect_per_seed": [round(e, 4) for e in effects],
         "n_test": n_test,
         "holds": bool(low > 0),
+        **timing,
     }
 
 
@@ -113,6 +117,44 @@ def compare(claim_id: str, live_effect: float, *, rows: dict[str, dict] | None =
         f"{format_effect(row['effect'], row['unit'])} (95% CI {format_effect(low, row['unit'])} to "
         f"{format_effect(high, row['unit'])}): {verdict}"
     )
+
+
+def plot_effects(rows: Sequence[dict], live: dict[str, float] | None = None, *, ax=None):
+    """Claims of the ledger, one line each: every seed's effect, the mean and its 95% interval, and this run.
+
+    ``rows`` are ledger rows (:func:`ledger`) of one unit; ``live`` maps claim ids
+    to the effect a notebook just measured. Zero is drawn: a claim holds where its whole
+    interval is on the right of it.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> row = {"id": "x", "unit": "points", "effect": 0.02, "ci95": [0.01, 0.03], "effect_per_seed": [0.01, 0.03]}
+    >>> ax = plot_effects([row], {"x": 0.025})
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['x']
+    """
+    units = {row["unit"] for row in rows}
+    if len(units) != 1:
+        raise ValueError(f"claims of one unit per figure, got {sorted(units)}")
+    scale = 100 if units == {"points"} else 1
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.6 + 0.55 * len(rows)))
+    for y, row in enumerate(rows):
+        low, high = (scale * v for v in row["ci95"])
+        seeds = [scale * v for v in row["effect_per_seed"]]
+        ax.plot([low, high], [y, y], color="C0", lw=3, solid_capstyle="butt", label="95% interval" if y == 0 else None)
+        ax.plot(seeds, [y] * len(seeds), "o", color="C0", alpha=0.35, ms=5, label="each seed" if y == 0 else None)
+        ax.plot(scale * row["effect"], y, "|", color="C0", ms=14, mew=2, label="mean" if y == 0 else None)
+        if live and row["id"] in live:
+            ax.plot(scale * live[row["id"]], y, "*", color="C3", ms=12, label="this run" if y == 0 else None)
+    ax.axvline(0, color="grey", lw=1, ls=":")
+    ax.set_yticks(range(len(rows)), [row["id"] for row in rows])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_xlabel("effect in the claimed direction" + (" (percentage points)" if scale == 100 else f" ({units.pop()})"))
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3, axis="x")
+    return ax
 
 
 #: Every claim the lectures make and measure, in lecture order.
@@ -220,6 +262,14 @@ CLAIMS: dict[str, Claim] = {
             "how often Grad-CAM's hottest pixel (12x12 map) lies in the deciding accessory's box, minus the box's "
             "share of the image",
             "gradcam_regions",
+        ),
+        Claim(
+            "unlabeled-beats-random",
+            "07_beyond_classification",
+            "You can learn representations from unlabeled data.",
+            "linear-probe test accuracy on the base pretrained without labels (contrastive, SimCLR) minus on a "
+            "base with random weights, 10 photos per class",
+            "unlabeled_representations",
         ),
         Claim(
             "pretrained-encoder-segments",

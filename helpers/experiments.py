@@ -8,6 +8,7 @@ used to train or to choose anything.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import keras
@@ -159,24 +160,39 @@ def transferability(seed: int = 0, *, n_source: int = 560, n_train: int = 300, n
     }
 
 
-def _head_trained(seed: int, x_fit: np.ndarray, y_fit: np.ndarray, *, epochs: int = 8) -> keras.Model:
-    """The bundled base, frozen, with a new dense head trained on ``x_fit``: where fine-tuning starts."""
+def _head_trained(seed: int, n_train: int, *, epochs: int = 8) -> tuple[keras.Model, np.ndarray, np.ndarray]:
+    """The bundled base, frozen, with a new dense head trained on ``n_train`` photos: where fine-tuning starts.
+
+    Returns the model and its training photos and labels. :func:`low_learning_rate` and
+    :func:`batchnorm_trap` start from the same head, so a notebook that runs both trains it once.
+    """
+    x_fit, y_fit = make_sunglasses_vs_hat(n_train, seed=20_000 + seed)
+    model = freeze_base(attach_head(load_base("bundled"), 2))
+    model.set_weights(_head_weights(seed, n_train, epochs))
+    model.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])  # as trained; fine-tuning recompiles
+    return model, x_fit, y_fit
+
+
+@functools.lru_cache(maxsize=1)
+def _head_weights(seed: int, n_train: int, epochs: int) -> list[np.ndarray]:
+    x_fit, y_fit = make_sunglasses_vs_hat(n_train, seed=20_000 + seed)
     keras.utils.set_random_seed(seed)
     model = freeze_base(attach_head(load_base("bundled"), 2))
     model.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])
     model.fit(training_dataset(x_fit, y_fit, seed=seed), epochs=epochs, verbose=0, shuffle=False)
-    return model
+    return model.get_weights()
 
 
 def low_learning_rate(
-    seed: int = 0, *, n_train: int = 100, n_test: int = 500, n_blocks: int = 6, epochs: int = 6
+    seed: int = 0, *, n_train: int = 100, n_test: int = 300, n_blocks: int = 6, epochs: int = 4
 ) -> dict:
     """Fine-tuning ``n_blocks`` blocks from the same trained head at a low (1e-4) and a high (1e-2) rate.
 
     Claims ``low-rate-protects``: test accuracy after fine-tuning at the low rate minus at the high rate.
     """
-    x_train, y_train, x_test, y_test = _images(seed, n_train, n_test)
-    model = _head_trained(seed, x_train, y_train)
+    model, x_train, y_train = _head_trained(seed, n_train)
+    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=30_000 + seed)
+    keras.utils.set_random_seed(seed)
     start = model.get_weights()
     head_only = _accuracy(model, x_test, y_test)
     after = {}
@@ -202,8 +218,8 @@ def batchnorm_trap(
     Claims ``batchnorm-frozen``: test accuracy with frozen BatchNorm (the helpers' default) minus
     with BatchNorm layers training on the small batches of the small target set.
     """
-    x_train, y_train, x_test, y_test = _images(seed, n_train, n_test)
-    model = _head_trained(seed, x_train, y_train)
+    model, x_train, y_train = _head_trained(seed, n_train)
+    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=30_000 + seed)
     start = model.get_weights()
     after, shift = {}, {}
     layer = model.get_layer("block_16_project_BN")
@@ -299,10 +315,11 @@ def fine_tune_against_extraction(
         f"fine-tuning {n_blocks} blocks": lambda: fine_tune(x_train, y_train, seed=seed, n_blocks=n_blocks),
         "fine-tuning every block": lambda: fine_tune(x_train, y_train, seed=seed, n_blocks=n_all),
     }
-    scores, seconds = {}, {}
+    scores, seconds, epochs = {}, {}, {}
     for name, run in runs.items():
         trained = run()
         scores[name], seconds[name] = trained.accuracy(x_test, y_test), trained.seconds
+        epochs[name] = trained.details.get("epochs_run", 0)
         free_memory()
     return {
         "n_test": n_test,
@@ -312,6 +329,7 @@ def fine_tune_against_extraction(
         },
         "test accuracy": scores,
         "seconds": seconds,
+        "epochs run": epochs,
     }
 
 
@@ -392,7 +410,13 @@ def gradcam_regions(
 
 
 def differential_rates(
-    seed: int = 0, *, n_train: int = 300, n_test: int = 500, camera: str = "daylight", epochs: int = 6
+    seed: int = 0,
+    *,
+    n_train: int = 300,
+    n_test: int = 500,
+    camera: str = "daylight",
+    epochs: int = 6,
+    in_between: bool = False,
 ) -> dict:
     """Fine-tuning the whole network and a new head for ``epochs`` epochs: one rate everywhere, or each group its own.
 
@@ -400,9 +424,10 @@ def differential_rates(
     trains every block (BatchNorm statistics frozen) with Adam: at one low rate everywhere
     (1e-5: kind to the base, slow for the head), at one high rate everywhere (3e-3: right for a
     new head, hard on the base), or with :func:`helpers.learning_rates.differential_optimizer`
-    (3e-3 for the head, each of three earlier groups 10x slower). A single rate in between (1e-4)
-    runs too, for comparison. Claims ``differential-beats-single``: test accuracy of the
-    differential rates minus the better of the low and the high single rate.
+    (3e-3 for the head, each of three earlier groups 10x slower). With ``in_between``, a single
+    rate in between (1e-4) runs last, for comparison: it changes no effect. Claims
+    ``differential-beats-single``: test accuracy of the differential rates minus the better of
+    the low and the high single rate.
     """
     x_train, y_train, x_test, y_test = _images(seed, n_train, n_test, camera)
     keras.utils.set_random_seed(seed)
@@ -414,8 +439,9 @@ def differential_rates(
         "differential (3e-3 for the head, each earlier group 10x slower)": lambda: differential_optimizer(
             model, 3e-3, factor=10.0, n_groups=4
         )[0],
-        "one rate in between (1e-4)": lambda: keras.optimizers.Adam(1e-4),
     }
+    if in_between:
+        optimizers["one rate in between (1e-4)"] = lambda: keras.optimizers.Adam(1e-4)
     scores, histories = {}, {}
     for name, optimizer in optimizers.items():
         model.set_weights(start)
@@ -510,4 +536,58 @@ def old_head(
             name: np.bincount(called[y_other == k], minlength=len(SOURCE_CLASSES))
             for k, name in enumerate(TARGET_CLASSES)
         },
+    }
+
+
+def linear_probes(
+    bases: dict[str, keras.Model | None], n_per_class: tuple[int, ...], *, seed: int = 0, n_test: int = 500
+) -> dict[str, dict[int, float]]:
+    """Test accuracy of the same linear probe on each base's features of a few target photos: ``{base: {n: accuracy}}``.
+
+    The probe is a logistic regression on standardised, average-pooled features (as in
+    :func:`transferability`), fitted on the first ``n`` daylight photos of each class for every
+    ``n`` in ``n_per_class``; a base of ``None`` probes the raw pixels. Every base sees the same photos.
+    """
+    x_train, y_train = make_sunglasses_vs_hat(2 * max(n_per_class), seed=20_000 + seed)
+    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=30_000 + seed)
+    by_class = [np.flatnonzero(y_train == k) for k in range(len(TARGET_CLASSES))]
+    accuracy = {}
+    for name, base in bases.items():
+        if base is None:
+            f_train, f_test = (x.reshape(len(x), -1).astype(np.float32) / 255 for x in (x_train, x_test))
+        else:
+            f_train, f_test = (extract_features(base, x, progress=False) for x in (x_train, x_test))
+        accuracy[name] = {}
+        for n in n_per_class:
+            chosen = np.concatenate([indices[:n] for indices in by_class])
+            probe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
+            accuracy[name][n] = float(probe.fit(f_train[chosen], y_train[chosen]).score(f_test, y_test))
+    return accuracy
+
+
+def unlabeled_representations(
+    seed: int = 0, *, n_per_class: tuple[int, ...] = (2, 5, 10, 25, 50), n_test: int = 500
+) -> dict:
+    """What pretraining without labels is worth: the same linear probe on four representations of a few photos.
+
+    The representations: the base pretrained on the source portraits without their labels
+    (contrastive learning, :mod:`helpers.self_supervised`), the bundled base pretrained with
+    them, a base with random weights, and the raw pixels. Claims ``unlabeled-beats-random``:
+    probe accuracy on the unlabeled base minus on the random base, at 10 photos per class.
+    """
+    keras.utils.set_random_seed(seed)  # the random base differs from seed to seed
+    bases = {
+        "pretrained without labels": load_base("unlabeled"),
+        "pretrained with labels": load_base("bundled"),
+        "random weights": load_base(None),
+        "pixels": None,
+    }
+    accuracy = linear_probes(bases, n_per_class, seed=seed, n_test=n_test)
+    free_memory()
+    return {
+        "n_test": n_test,
+        "effects": {
+            "unlabeled-beats-random": accuracy["pretrained without labels"][10] - accuracy["random weights"][10]
+        },
+        "probe accuracy": accuracy,
     }

@@ -412,38 +412,26 @@ def block_probes(accuracy: dict[str, dict[str, float]], chance: dict[str, float]
     return ax
 
 
-def claim_effects(rows: Sequence[dict], live: dict[str, float] | None = None, *, ax=None):
-    """Claims of the ledger, one line each: every seed's effect, the mean and its 95% interval, and this run.
+def probe_curves(accuracy: dict[str, dict[int, float]], *, chance: float = 0.5, ax=None):
+    """Linear-probe test accuracy against labelled photos per class, one line per representation.
 
-    ``rows`` are ledger rows (:func:`helpers.claims.ledger`) of one unit; ``live`` maps claim ids
-    to the effect a notebook just measured. Zero is drawn: a claim holds where its whole
-    interval is on the right of it.
+    ``accuracy`` maps a representation to ``{photos per class: accuracy}``
+    (:func:`helpers.experiments.linear_probes`); chance is dashed.
 
     Examples
     --------
     >>> import matplotlib; matplotlib.use("Agg")
-    >>> row = {"id": "x", "unit": "points", "effect": 0.02, "ci95": [0.01, 0.03], "effect_per_seed": [0.01, 0.03]}
-    >>> ax = claim_effects([row], {"x": 0.025})
-    >>> [t.get_text() for t in ax.get_yticklabels()]
-    ['x']
+    >>> ax = probe_curves({"features": {2: 0.7, 10: 0.9}, "pixels": {2: 0.5, 10: 0.55}})
     """
-    units = {row["unit"] for row in rows}
-    if len(units) != 1:
-        raise ValueError(f"claims of one unit per figure, got {sorted(units)}")
-    scale = 100 if units == {"points"} else 1
-    ax = _axes(ax, figsize=(6.5, 0.6 + 0.55 * len(rows)))
-    for y, row in enumerate(rows):
-        low, high = (scale * v for v in row["ci95"])
-        seeds = [scale * v for v in row["effect_per_seed"]]
-        ax.plot([low, high], [y, y], color="C0", lw=3, solid_capstyle="butt", label="95% interval" if y == 0 else None)
-        ax.plot(seeds, [y] * len(seeds), "o", color="C0", alpha=0.35, ms=5, label="each seed" if y == 0 else None)
-        ax.plot(scale * row["effect"], y, "|", color="C0", ms=14, mew=2, label="mean" if y == 0 else None)
-        if live and row["id"] in live:
-            ax.plot(scale * live[row["id"]], y, "*", color="C3", ms=12, label="this run" if y == 0 else None)
-    ax.axvline(0, color="grey", lw=1, ls=":")
-    ax.set_yticks(range(len(rows)), [row["id"] for row in rows])
-    ax.set_ylim(-0.6, len(rows) - 0.4)
-    ax.set_xlabel("effect in the claimed direction" + (" (percentage points)" if scale == 100 else f" ({units.pop()})"))
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3, axis="x")
+    ax = _axes(ax, figsize=(7, 4))
+    for k, (name, by_n) in enumerate(accuracy.items()):
+        ax.plot(list(by_n), [100 * v for v in by_n.values()], "o-", color=f"C{k}", label=name)
+    shots = sorted({n for by_n in accuracy.values() for n in by_n})
+    ax.axhline(100 * chance, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_xticks(shots, [str(n) for n in shots])
+    ax.minorticks_off()  # no "4x10^1" between the photo counts
+    ax.set(xlabel="labelled photos per class", ylabel="probe test accuracy (%)", ylim=(40, 100))
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
     return ax

@@ -129,3 +129,12 @@ def test_gradcam_needs_a_conv_layer_and_image_shapes():
         gradcam(dense, IMAGES[:1])
     with pytest.raises(ValueError, match=r"\(n, height, width, 3\)"):
         saliency(dense, IMAGES[:1, :, :, 0])
+
+
+def test_probe_curves_draw_one_line_per_representation_with_plain_photo_counts():
+    accuracy = {"unlabeled": {2: 0.6, 10: 0.7, 50: 0.8}, "pixels": {2: 0.5, 10: 0.52, 50: 0.55}}
+    ax = plots.probe_curves(accuracy)
+    lines = [line for line in ax.get_lines() if line.get_label() in accuracy]
+    assert [line.get_label() for line in lines] == ["unlabeled", "pixels"]
+    np.testing.assert_allclose(lines[0].get_ydata(), [60, 70, 80])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "10", "50"]

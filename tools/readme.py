@@ -37,6 +37,7 @@ from tools.notebooks import readme_links, student_notebooks
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = Path("docs") / "benchmarks"
 BASE_CARD = Path("helpers") / "weights" / "mobilenetv2_035_96_source.json"
+UNLABELED_CARD = Path("helpers") / "weights" / "mobilenetv2_035_96_unlabeled.json"
 #: README's name for each rung of the ladder, in the ladder's order: (full table, table by N).
 STRATEGY_LABELS = {
     "pixels_logreg": ("logistic regression on pixels", "pixels"),
@@ -268,6 +269,16 @@ def _base_card(root: Path, field: str) -> str:
     return percent(json.loads((root / BASE_CARD).read_text())[field])
 
 
+def _unlabeled_card(root: Path, field: str) -> str:
+    """A number of the unlabeled base's card: ``twin_found_last_epoch``, ``probe`` (its target probe) or ``minutes``."""
+    card = json.loads((root / UNLABELED_CARD).read_text())
+    if field == "minutes":
+        return f"{card['seconds']['training'] / 60:.0f}"
+    if field == "probe":
+        return percent(card["target_probe_accuracy"]["this base"])
+    return percent(card[field])
+
+
 #: What each marker name renders, from the repository at ``root`` and the marker's ``key=value`` words.
 RENDERERS: dict[str, Callable[..., str]] = {
     "notebooks": readme_links,
@@ -280,6 +291,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "bench:ladder-peak-rss": _ladder_peak_rss,
     "bench:generator": _generator,
     "bench:base-card": _base_card,
+    "bench:unlabeled-card": _unlabeled_card,
     "bench:claims": _claims,
 }
 
@@ -290,6 +302,7 @@ def sources(root: Path = ROOT) -> list[Path]:
         root / "pyproject.toml",
         *sorted((root / BENCHMARKS).glob("*.json")),
         root / BASE_CARD,
+        root / UNLABELED_CARD,
         *student_notebooks(root),
     ]
 
