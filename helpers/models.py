@@ -21,6 +21,7 @@ from typing import Literal
 
 import keras
 import numpy as np
+import tensorflow as tf
 from tqdm.auto import tqdm
 
 from helpers.surgery import block_outputs
@@ -228,16 +229,10 @@ def extract_features(base: keras.Model, images, *, batch_size: int = 32, progres
     >>> extract_features(load_base("bundled"), np.zeros((3, 96, 96, 3)), progress=False).shape
     (3, 1280)
     """
-    total = len(images) if hasattr(images, "__len__") and not hasattr(images, "element_spec") else None
-    features = []
-    with tqdm(total=total, desc="extracting features", unit="img", disable=not progress) as bar:
-        for batch in _batches(images, batch_size):
-            out = keras.ops.convert_to_numpy(base(batch, training=False))
-            if out.ndim == 4:
-                out = out.mean(axis=(1, 2))
-            features.append(out)
-            bar.update(len(out))
-    return np.concatenate(features).astype(np.float32)
+    if len(base.output.shape) == 4:  # spatial maps: average-pooled inside the model, batch by batch
+        base = keras.Model(base.input, keras.layers.GlobalAveragePooling2D()(base.output))
+    features = model_outputs(base, images, batch_size=batch_size, progress=progress, desc="extracting features")
+    return features.astype(np.float32)
 
 
 def block_features(base: keras.Model, images, *, batch_size: int = 32) -> dict[str, np.ndarray]:
@@ -254,21 +249,34 @@ def block_features(base: keras.Model, images, *, batch_size: int = 32) -> dict[s
     """
     ends = block_outputs(base)
     pooled = [keras.layers.GlobalAveragePooling2D()(base.get_layer(name).output) for name in ends.values()]
-    probe = keras.Model(base.input, pooled)
-    outputs = [[np.asarray(o) for o in probe(batch, training=False)] for batch in _batches(images, batch_size)]
-    return {block: np.concatenate([out[k] for out in outputs]) for k, block in enumerate(ends)}
+    outputs = model_outputs(keras.Model(base.input, pooled), images, batch_size=batch_size)
+    return dict(zip(ends, outputs, strict=True))
 
 
-def _batches(images, batch_size: int):
-    if hasattr(images, "element_spec"):  # a tf.data.Dataset of (images, labels) batches
-        for batch in images:
-            yield batch[0] if isinstance(batch, tuple) else batch
-        return
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must have shape (n, height, width, 3), got {images.shape}")
-    for start in range(0, len(images), batch_size):
-        yield images[start : start + batch_size].astype(np.float32)
+def model_outputs(
+    model: keras.Model, images, *, batch_size: int = 32, progress: bool = False, desc: str = ""
+) -> np.ndarray | list[np.ndarray]:
+    """``model``'s outputs for many ``images``, in inference mode, through Keras' compiled ``predict``.
+
+    ``images`` is an array of shape (n, height, width, 3), or a ``tf.data.Dataset`` of image
+    batches or of ``(images, labels)`` batches. Compiled, a CPU runs the base about twice as fast
+    as called eagerly batch by batch, with the same memory per batch. A model with several outputs
+    gives a list of arrays.
+    """
+    if hasattr(images, "element_spec"):
+        data = images.map(lambda x, *_: x) if isinstance(images.element_spec, tuple) else images
+        total = None
+    else:
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"images must have shape (n, height, width, 3), got {images.shape}")
+        data = tf.data.Dataset.from_tensor_slices(images).batch(batch_size).map(lambda x: tf.cast(x, tf.float32))
+        total = len(images)
+    with tqdm(total=total, desc=desc, unit="img", disable=not progress) as bar:
+        count = keras.callbacks.LambdaCallback(
+            on_predict_batch_end=lambda batch, logs: bar.update(len(keras.tree.flatten(logs["outputs"])[0]))
+        )
+        return model.predict(data, verbose=0, callbacks=[count])
 
 
 def small_cnn(n_classes: int, image_size: int, *, width: int = 32, dropout: float = 0.3) -> keras.Model:

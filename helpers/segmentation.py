@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from helpers.models import model_outputs
 from helpers.surgery import get_layer
 
 #: Feature maps the decoder reads, finest first: 24x24, 12x12, 6x6 and 3x3 at 96x96 inputs.
@@ -33,9 +34,8 @@ def encoder_maps(
 ) -> list[np.ndarray]:
     """The frozen base's feature maps at ``layers`` for ``images`` (values 0..255), one array per layer."""
     encoder = keras.Model(base.input, [get_layer(base, name).output for name in layers])
-    images = np.asarray(images, np.float32)
-    batches = [encoder(images[i : i + batch_size], training=False) for i in range(0, len(images), batch_size)]
-    return [np.concatenate([np.asarray(batch[k]) for batch in batches]) for k in range(len(layers))]
+    maps = model_outputs(encoder, images, batch_size=batch_size)
+    return maps if isinstance(maps, list) else [maps]  # predict gives one array for one layer
 
 
 def decoder(shapes, *, width: int = 32) -> keras.Model:
