@@ -170,6 +170,14 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
             if key in history.history
         },
         "seconds": {"drawing": round(drawn - started, 1), "training": round(trained - drawn, 1)},
+    }
+    return write_card(card, weights, out_dir / BUNDLED_CARD.name)
+
+
+def write_card(card: dict, weights: Path, path: Path) -> dict:
+    """``card`` completed with the versions that trained ``weights`` and their SHA-256, written to ``path`` as JSON."""
+    card = {
+        **card,
         "versions": {
             "keras": keras.__version__,
             "backend": keras.backend.backend(),
@@ -177,8 +185,25 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, *, n_jobs: int = -1, v
         },
         "sha256": sha256_of(weights),
     }
-    (out_dir / BUNDLED_CARD.name).write_text(json.dumps(card, indent=2) + "\n")
+    path.write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def config_from_arguments(parser: argparse.ArgumentParser, defaults, tiny, argv: list[str] | None):
+    """Parse ``argv`` with one ``--option`` per field of the dataclass ``defaults`` (and ``--tiny``, ``--out``).
+
+    Returns the parsed arguments and the configuration: ``tiny`` (or ``defaults``) with every
+    option given on the command line put in.
+    """
+    parser.add_argument("--tiny", action="store_true", help="a seconds-long run that proves the pipeline")
+    for name, value in asdict(defaults).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=None)
+    args = parser.parse_args(argv)
+    config = tiny if args.tiny else defaults
+    for name in asdict(config):
+        if getattr(args, name) is not None:
+            setattr(config, name, getattr(args, name))
+    return args, config
 
 
 def _columns(attributes: np.ndarray) -> dict[str, np.ndarray]:
@@ -270,17 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m helpers.pretrain", description="Pretrain the bundled base on the source task."
     )
-    defaults = PretrainConfig()
     parser.add_argument("--out", default=str(BUNDLED_WEIGHTS.parent), help="folder for the weights and card")
-    parser.add_argument("--tiny", action="store_true", help="a seconds-long run that proves the pipeline")
     parser.add_argument("--source-head-only", action="store_true", help="only fit the source head on the base in --out")
-    for name, value in asdict(defaults).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=None)
-    args = parser.parse_args(argv)
-    config = PretrainConfig.tiny() if args.tiny else defaults
-    for name in asdict(config):
-        if getattr(args, name) is not None:
-            setattr(config, name, getattr(args, name))
+    args, config = config_from_arguments(parser, PretrainConfig(), PretrainConfig.tiny(), argv)
     if not args.source_head_only:
         card = pretrain(config, args.out)
         print(json.dumps({k: card[k] for k in ("source_validation_accuracy", "seconds", "sha256")}, indent=2))

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,7 +39,8 @@ import numpy as np
 import tensorflow as tf
 
 from helpers.experiments import linear_probes
-from helpers.models import ALPHA, UNLABELED_CARD, UNLABELED_WEIGHTS, build_base, sha256_of
+from helpers.models import ALPHA, UNLABELED_CARD, UNLABELED_WEIGHTS, build_base
+from helpers.pretrain import config_from_arguments, write_card
 from helpers.tasks import IMAGE_SIZE, make_source_task
 
 
@@ -247,29 +247,14 @@ def pretrain_unlabeled(config: UnlabeledConfig, out_dir: str | Path, *, n_jobs: 
             "this base": round(linear_probes({"this base": base}, (10,))["this base"][10], 4),
         },
         "seconds": {"drawing": round(drawn - started, 1), "training": round(trained - drawn, 1)},
-        "versions": {
-            "keras": keras.__version__,
-            "backend": keras.backend.backend(),
-            "python": platform.python_version(),
-        },
-        "sha256": sha256_of(weights),
     }
-    (out_dir / UNLABELED_CARD.name).write_text(json.dumps(card, indent=2) + "\n")
-    return card
+    return write_card(card, weights, out_dir / UNLABELED_CARD.name)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.self_supervised", description=__doc__.split("\n\n")[0])
-    defaults = UnlabeledConfig()
     parser.add_argument("--out", default=str(UNLABELED_WEIGHTS.parent), help="folder for the weights and card")
-    parser.add_argument("--tiny", action="store_true", help="a seconds-long run that proves the pipeline")
-    for name, value in asdict(defaults).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=None)
-    args = parser.parse_args(argv)
-    config = UnlabeledConfig.tiny() if args.tiny else defaults
-    for name in asdict(config):
-        if getattr(args, name) is not None:
-            setattr(config, name, getattr(args, name))
+    args, config = config_from_arguments(parser, UnlabeledConfig(), UnlabeledConfig.tiny(), argv)
     card = pretrain_unlabeled(config, args.out)
     shown = ("twin_found_last_epoch", "target_probe_accuracy", "seconds", "sha256")
     print(json.dumps({k: card[k] for k in shown}, indent=2))
