@@ -229,10 +229,11 @@ def extract_features(base: keras.Model, images, *, batch_size: int = 32, progres
     >>> extract_features(load_base("bundled"), np.zeros((3, 96, 96, 3)), progress=False).shape
     (3, 1280)
     """
-    if len(base.output.shape) == 4:  # spatial maps: average-pooled inside the model, batch by batch
-        base = keras.Model(base.input, keras.layers.GlobalAveragePooling2D()(base.output))
+    outputs = getattr(base, "outputs", None)  # a Sequential model that was never called has none yet
+    if outputs and len(outputs[0].shape) == 4:  # spatial maps: average-pooled inside the model, batch by batch
+        base = keras.Model(base.input, keras.layers.GlobalAveragePooling2D()(outputs[0]))
     features = model_outputs(base, images, batch_size=batch_size, progress=progress, desc="extracting features")
-    return features.astype(np.float32)
+    return (features.mean(axis=(1, 2)) if features.ndim == 4 else features).astype(np.float32)
 
 
 def block_features(base: keras.Model, images, *, batch_size: int = 32) -> dict[str, np.ndarray]:
