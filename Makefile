@@ -26,7 +26,7 @@ help:
 	@echo "make bench-claims - measure every lecture claim over 5 seeds (under an hour); writes the claims ledger"
 	@echo "make readme  - rewrite README's benchmark tables and numbers (docs/benchmarks/*.json) and Colab links"
 	@echo "make pretrain - rebuild the bundled base weights from scratch (under an hour on 2 cores)"
-	@echo "make pretrain-unlabeled - rebuild the base pretrained without labels (rotation prediction)"
+	@echo "make pretrain-unlabeled - rebuild the base pretrained without labels (contrastive, as in SimCLR)"
 	@echo "make release  - regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make autograde SUBMISSIONS=folder - grade every submitted notebook; writes graded/grades.csv"
 

@@ -18,12 +18,15 @@ from pathlib import Path
 
 import psutil
 import pytest
+from PIL import Image
 
 from conftest import ROOT, running_jupyter
+from helpers.tasks import TARGET_CLASSES, make_sunglasses_vs_hat
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 SHOTS = ROOT / "build" / "browser"
 BIN = Path(sys.executable).parent
+START_HERE = "lectures/00_start_here.ipynb"
 LECTURE = "lectures/01_cnns_story_so_far.ipynb"
 LAST_LECTURE = "lectures/07_beyond_classification.ipynb"
 EXERCISE = "exercises/sunglasses_vs_hat/sunglasses_vs_hat.ipynb"
@@ -220,3 +223,38 @@ def test_instructors_see_their_tools_and_no_pop_up(browser, course):
         page.locator(".jp-SideBar .lm-TabBar-tab[title='Nbgrader Create Assignment']").click()
         page.locator(".nbgrader-CellWidget, .nbgrader-CreateAssignmentWidget").first.wait_for(timeout=30_000)
         page.screenshot(path=SHOTS / "exercise_instructor.png")
+
+
+def test_students_upload_their_own_photos_per_class_and_see_them(browser, course, tmp_path):
+    images, labels = make_sunglasses_vs_hat(8, seed=3)
+    files = {name: [] for name in TARGET_CLASSES}
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+        path = tmp_path / f"IMG_{index:04d}.jpg"
+        Image.fromarray(image).save(path)
+        files[TARGET_CLASSES[label]].append(path)
+    (tmp_path / "broken.jpg").write_bytes(b"not a photo at all")
+    folder = course / "lectures" / "my_photos"
+    with lab_page(browser, course, START_HERE, student=True) as page:
+        uploader = page.locator(".jp-Cell", has_text='PhotoUploader("my_photos"')
+        uploader.click()
+        page.keyboard.press("Shift+Enter")
+        button = page.locator(".widget-upload")
+        button.wait_for(timeout=120_000)
+        for name in TARGET_CLASSES:
+            page.locator(".widget-toggle-button", has_text=name).click()
+            with page.expect_file_chooser() as chooser:
+                button.click()
+            chooser.value.set_files([*files[name], tmp_path / "broken.jpg"])
+            page.get_by_text(f"{len(files[name])} of {len(files[name]) + 1} photos saved in {name}/").wait_for(
+                timeout=60_000
+            )
+            assert page.get_by_text("broken.jpg: refused, not an image").count() == 1
+        page.locator(".widget-image").nth(len(images) - 1).wait_for(timeout=30_000)
+        assert page.locator(".widget-image").count() == len(images)
+        for name in TARGET_CLASSES:
+            assert page.get_by_text(f"{name}: {len(files[name])} photo").count() == 1
+        uploader.scroll_into_view_if_needed()
+        uploader.screenshot(path=SHOTS / "upload_widget.png")
+    assert {name: len(list((folder / name).glob("*.jpg"))) for name in TARGET_CLASSES} == {
+        name: len(paths) for name, paths in files.items()
+    }
