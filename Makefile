@@ -13,7 +13,7 @@ export MALLOC_ARENA_MAX ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab lab-instructor test lint bench bench-full bench-notebooks bench-claims readme pretrain pretrain-unlabeled docs-images release autograde
+.PHONY: help install lab lab-instructor test lint bench bench-full bench-notebooks bench-claims readme book pretrain pretrain-unlabeled docs-images release autograde
 .DEFAULT_GOAL := help
 
 help:
@@ -24,6 +24,7 @@ help:
 	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
 	@echo "make bench-notebooks - run every lecture notebook; print its time and peak memory"
 	@echo "make bench-claims - measure every lecture claim over 5 seeds (under an hour); writes the claims ledger"
+	@echo "make book    - build the course as a static HTML book in build/book/ (Jupyter Book)"
 	@echo "make readme  - rewrite README's benchmark tables and numbers (docs/benchmarks/*.json) and Colab links"
 	@echo "make pretrain - rebuild the bundled base weights from scratch (under an hour on 2 cores)"
 	@echo "make pretrain-unlabeled - rebuild the base pretrained without labels (contrastive, as in SimCLR)"
@@ -69,6 +70,10 @@ bench-claims: $(STAMP)
 
 readme: $(STAMP)
 	$(RUN) $(BIN)/python -m tools.readme
+
+# Reuses the lectures' executions that make test and make bench-notebooks keep in build/executed/.
+book: $(STAMP)
+	$(RUN) $(BIN)/python -m tools.book
 
 pretrain: $(STAMP)
 	$(RUN) $(BIN)/python -m helpers.pretrain

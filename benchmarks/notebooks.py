@@ -12,7 +12,8 @@ notebook file is not changed). Kernels get ``MALLOC_ARENA_MAX=2``, as on Binder 
 file) and under ``make lab``, unless the environment sets it already. Writes
 ``docs/benchmarks/notebooks.json``: a list of objects with keys ``notebook``, ``seconds`` and
 ``peak_rss_mb``, and after a full run one for ``make autograde, one submission`` with
-``seconds`` and ``outside_checks_seconds`` (the hidden tests, run outside the kernel).
+``seconds`` and ``outside_checks_seconds`` (the hidden tests, run outside the kernel). Each
+lecture's execution is kept in ``build/executed/`` for ``make book``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from tools.book import save_executed
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks" / "notebooks.json"
@@ -50,8 +53,10 @@ def run_notebook(path: Path, timeout: int = 600) -> dict:
         start = time.perf_counter()
         NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": scratch}}).execute()
         seconds = time.perf_counter() - start
-    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    text = "".join(o.get("text", "") for o in nb.cells.pop().outputs)
     peak = float(text.split("PEAK_RSS_MB")[1].split()[0])
+    if path.is_relative_to(ROOT / "lectures"):  # make book shows these outputs
+        save_executed(path.relative_to(ROOT), nb)
     return {"notebook": path.relative_to(ROOT).as_posix(), "seconds": round(seconds, 1), "peak_rss_mb": round(peak)}
 
 

@@ -320,11 +320,11 @@ def fine_tune_against_extraction(
         ),
         "fine-tuning every block": lambda: fine_tune(x_train, y_train, seed=seed, n_blocks=n_all, epochs=epochs),
     }
-    scores, seconds, epochs = {}, {}, {}
+    scores, seconds, epochs_run = {}, {}, {}
     for name, run in runs.items():
         trained = run()
         scores[name], seconds[name] = trained.accuracy(x_test, y_test), trained.seconds
-        epochs[name] = trained.details.get("epochs_run", 0)
+        epochs_run[name] = trained.details.get("epochs_run", 0)
         free_memory()
     return {
         "n_test": n_test,
@@ -334,7 +334,7 @@ def fine_tune_against_extraction(
         },
         "test accuracy": scores,
         "seconds": seconds,
-        "epochs run": epochs,
+        "epochs run": epochs_run,
     }
 
 

@@ -22,6 +22,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+#: where the browser tests save screenshots of what they checked
+SHOTS = ROOT / "build" / "browser"
 pytest_plugins = ["pytester"]
 
 # Keep TensorFlow quiet and deterministic in tests.
@@ -88,3 +91,37 @@ def http_get(url: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+def _missing_browser() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install playwright)"
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set $CHROMIUM)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Playwright, shared by the browser tests (they skip without it, unless required)."""
+    missing = _missing_browser()
+    if missing:
+        if os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests required, but {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-background-networking"]
+        )
+        yield chromium
+        chromium.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The book's tests last: its build reuses the executions the notebook tests keep."""
+    items.sort(key=lambda item: item.path.name == "test_book.py")

@@ -10,7 +10,6 @@ repository is never touched, and saves a screenshot of what it checked under
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 import sys
@@ -20,11 +19,9 @@ import psutil
 import pytest
 from PIL import Image
 
-from conftest import ROOT, running_jupyter
+from conftest import ROOT, SHOTS, running_jupyter
 from helpers.tasks import TARGET_CLASSES, make_sunglasses_vs_hat
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-SHOTS = ROOT / "build" / "browser"
 BIN = Path(sys.executable).parent
 START_HERE = "lectures/00_start_here.ipynb"
 LECTURE = "lectures/01_cnns_story_so_far.ipynb"
@@ -36,34 +33,6 @@ CONFIGS = {True: ROOT / "config" / "student", False: ROOT / "config" / "instruct
 NEWS_PROMPT = "official Jupyter news"
 
 pytestmark = pytest.mark.slow
-
-
-def _missing_browser() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is not installed (pip install playwright)"
-    if not CHROMIUM.exists():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set $CHROMIUM)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    missing = _missing_browser()
-    if missing:
-        if os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests required, but {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-background-networking"]
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

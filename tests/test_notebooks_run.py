@@ -1,4 +1,4 @@
-"""Every lecture notebook, and the exercise solved, executes top to bottom, offline and quietly, on the python3 kernel."""
+"""Every lecture notebook, and the exercise solved, runs top to bottom, offline and quietly, on the python3 kernel."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tools.book import save_executed
 from tools.hidden_tests import split_hidden_tests
-from tools.notebooks import student_notebooks
+from tools.notebooks import ROOT, student_notebooks
 
 LECTURES = [p for p in student_notebooks() if p.parent.name == "lectures"]
 # The solution as a student runs it, outside grading (tests/test_grading.py grades it).
@@ -16,7 +17,8 @@ SOLUTIONS = sorted(p for p in (LECTURES[0].parent.parent / "solutions").glob("*/
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LECTURES + SOLUTIONS, ids=lambda p: p.name)
-def test_notebook_runs_top_to_bottom(path, tmp_path):
+def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # the kernel as students start it
     nb = nbformat.read(path, as_version=4)
     if path in SOLUTIONS:  # its hidden tests run outside the kernel, on hand-ins, only when graded
         split_hidden_tests(nb.cells)
@@ -27,3 +29,5 @@ def test_notebook_runs_top_to_bottom(path, tmp_path):
     assert [o for o in outputs if o.output_type == "error"] == []
     # Quiet: no log line or warning under any cell (TensorFlow's C++ notices, Keras' warnings).
     assert [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"] == []
+    if path in LECTURES:  # the book (tests/test_book.py, make book) shows these outputs
+        save_executed(path.relative_to(ROOT), nb)
