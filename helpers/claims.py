@@ -152,7 +152,7 @@ def plot_effects(rows: Sequence[dict], live: dict[str, float] | None = None, *, 
     ax.set_yticks(range(len(rows)), [row["id"] for row in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlabel("effect in the claimed direction" + (" (percentage points)" if scale == 100 else f" ({units.pop()})"))
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3, axis="x")
     return ax
 

@@ -246,7 +246,7 @@ def feature_maps(model, image, layer: str, *, channels: int = 16, columns: int =
     grey = ((maps - low) / (high - low + 1e-12) * 255).astype(np.uint8)
     scale = max(1, 48 // grey.shape[1])
     grey = np.repeat(np.repeat(grey, scale, axis=1), scale, axis=2)
-    title = f"{layer}: {maps.shape[1]}x{maps.shape[2]} maps, first {len(maps)} channels"
+    title = f"{layer}\n{maps.shape[1]}x{maps.shape[2]} maps, first {len(maps)} channels"  # 2 lines: grids side by side
     return image_grid(np.repeat(grey[..., None], 3, axis=-1), columns=columns, ax=ax, title=title)
 
 
