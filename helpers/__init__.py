@@ -5,6 +5,11 @@ process's standard error on import (an absl preamble, "oneDNN custom operations 
 instructions it was not built for). They say nothing a student can act on, and a notebook's kernel
 shows them as red text under the first cell, where a student looks for errors. Anything else
 TensorFlow writes while importing is passed on unchanged.
+
+One Keras warning is switched off as well: Keras 3.15 warns that ``shuffle=True`` "will be
+ignored" whenever ``fit`` gets a ``tf.data.Dataset``, and ``True`` is ``fit``'s own default, so
+every ``model.fit(dataset)`` a student writes would print it (the course's datasets shuffle
+themselves).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 
 #: Lines TensorFlow 2.21's C++ core writes on import, whatever ``TF_CPP_MIN_LOG_LEVEL`` says.
 TENSORFLOW_IMPORT_NOTICES = re.compile(
@@ -44,3 +50,4 @@ def _import_tensorflow_quietly() -> None:
 
 
 _import_tensorflow_quietly()
+warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning)

@@ -32,6 +32,7 @@ from html import escape
 from pathlib import Path
 
 import ipywidgets as w
+from IPython.display import display
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from helpers.image_folders import SHRINK_TO
@@ -186,8 +187,6 @@ class PhotoUploader:
         self.show_grid()
 
     def _ipython_display_(self):
-        from IPython.display import display
-
         display(self.widget)
 
     def add(self, files: list[tuple[str, bytes]], class_name: str | None = None) -> list[Upload]:
