@@ -27,6 +27,7 @@ import io
 import os
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -121,7 +122,10 @@ def save_photo(folder: str | os.PathLike, class_name: str, name: str, content: b
     if existing is not None:
         return Upload(name, "duplicate", f"already in {existing.parent.name}/ as {existing.name}", existing)
     try:
-        with Image.open(io.BytesIO(content)) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, by name
+            image = Image.open(io.BytesIO(content))
+        with image:
             if image.width * image.height > MAX_PIXELS:
                 return Upload(
                     name, "refused", f"{image.width}x{image.height} pixels, over {MAX_PIXELS // 10**6} megapixels"

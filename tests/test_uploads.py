@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from datetime import UTC, datetime
 
 import nbformat
@@ -82,6 +83,15 @@ def test_unreadable_and_huge_files_are_refused_by_name(tmp_path, monkeypatch):
     monkeypatch.setattr(uploads, "MAX_PIXELS", 100)
     assert "megapixels" in save_photo(tmp_path, "hat", "wide.png", encoded(Image.new("RGB", (20, 20)), "PNG")).detail
     assert not any(tmp_path.rglob("*.jpg"))
+
+
+def test_a_decompression_bomb_is_refused_quietly(tmp_path):
+    bomb = encoded(Image.new("1", (10_000, 10_000)), "PNG")  # 100 megapixels in a few kilobytes
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        upload = save_photo(tmp_path, "hat", "bomb.png", bomb)
+    assert upload.status == "refused" and "10000x10000 pixels" in upload.detail
+    assert [str(w.message) for w in caught] == []
 
 
 @pytest.mark.parametrize("name", ["", "../hat", ".hidden", "a/b"])
