@@ -224,7 +224,7 @@ CLAIMS: dict[str, Claim] = {
             "fine-tune-beats-extraction",
             "04_fine_tuning",
             "To particularise the model to our task, it is worth tuning the later layers as well.",
-            "test accuracy of fine-tuning the later half of the base (9 of 18 blocks, at most 30 epochs) minus "
+            "test accuracy of fine-tuning the later half of the base (9 of 18 blocks, at most 20 epochs) minus "
             "feature extraction, 300 night-camera photos",
             "fine_tune_against_extraction",
         ),
@@ -232,7 +232,7 @@ CLAIMS: dict[str, Claim] = {
             "fine-tune-everything",
             "04_fine_tuning",
             "Fine tuning: train everything, but start with weights that are trained already.",
-            "test accuracy of fine-tuning every block from the pretrained weights (at most 30 epochs) minus "
+            "test accuracy of fine-tuning every block from the pretrained weights (at most 20 epochs) minus "
             "feature extraction, 300 night-camera photos",
             "fine_tune_against_extraction",
         ),

@@ -295,7 +295,7 @@ def fine_tune_against_extraction(
     n_test: int = 500,
     camera: str = "night",
     n_blocks: int = 9,
-    epochs: int = 30,
+    epochs: int = 20,
 ) -> dict:
     """Feature extraction, fine-tuning the last ``n_blocks`` blocks, and fine-tuning every block, on a shifted domain.
 
@@ -305,7 +305,7 @@ def fine_tune_against_extraction(
     the blocks that must adapt reach far down: the last 3 blocks alone gained too little over
     feature extraction to measure, so the default is the later half of the base (9 of its 18
     blocks). Each fine-tuning runs at most ``epochs`` epochs and keeps its best on the validation
-    photos; measured on 60 of them the validation loss is too noisy to pick out gains after 30
+    photos; measured on 60 of them the validation loss is too noisy to pick out gains after 20
     (and a cap keeps the lecture inside its time). Claims ``fine-tune-beats-extraction``: test accuracy
     of fine-tuning the last blocks minus that of feature extraction, on the same images; and
     ``fine-tune-everything``: test accuracy of fine-tuning every block, starting from the
