@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
-from tools.book import save_executed
+from tools.book import run_in_scratch, save_executed
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks" / "notebooks.json"
@@ -42,17 +40,15 @@ PEAK_RSS_CELL = (
 
 def run_notebook(path: Path, timeout: int = 600) -> dict:
     """Execute one notebook; return its row (raises if a cell fails)."""
-    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # what students' kernels get; kernels inherit it
     nb = nbformat.read(path, as_version=4)
     if path.is_relative_to(ROOT / "solutions"):  # hidden tests run outside the kernel, and only when graded
         from tools.hidden_tests import split_hidden_tests
 
         split_hidden_tests(nb.cells)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_RSS_CELL))
-    with tempfile.TemporaryDirectory() as scratch:
-        start = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": scratch}}).execute()
-        seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    run_in_scratch(nb, timeout)
+    seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in nb.cells.pop().outputs)
     peak = float(text.split("PEAK_RSS_MB")[1].split()[0])
     if path.is_relative_to(ROOT / "lectures"):  # make book shows these outputs

@@ -10,6 +10,7 @@ import contextlib
 import re
 import subprocess
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def site(built):
             with contextlib.suppress(OSError):
                 if http_get(f"{url}/index.html")[0] == 200:
                     break
-            subprocess.run(["sleep", "0.1"])
+            time.sleep(0.1)
         yield url
     finally:
         server.terminate()

@@ -68,13 +68,17 @@ def save_executed(notebook: Path, executed: nbformat.NotebookNode, root: Path = 
     return target
 
 
-def execute(notebook: Path, root: Path = ROOT, timeout: int = 600) -> nbformat.NotebookNode:
-    """Run ``notebook`` top to bottom in a fresh kernel and a scratch folder; raise on the first failing cell."""
-    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # as students' kernels get it
-    nb = nbformat.read(root / notebook, as_version=4)
+def run_in_scratch(nb: nbformat.NotebookNode, timeout: int = 600) -> nbformat.NotebookNode:
+    """Run ``nb`` top to bottom in a fresh kernel and a scratch folder, in place; raise on the first failing cell."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # as students' kernels get it; kernels inherit it
     with tempfile.TemporaryDirectory() as scratch:
         NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": scratch}}).execute()
     return nb
+
+
+def execute(notebook: Path, root: Path = ROOT, timeout: int = 600) -> nbformat.NotebookNode:
+    """``notebook`` (relative to ``root``) executed by :func:`run_in_scratch`."""
+    return run_in_scratch(nbformat.read(root / notebook, as_version=4), timeout)
 
 
 def executed_notebook(notebook: Path, root: Path = ROOT) -> tuple[nbformat.NotebookNode, bool]:
