@@ -1,23 +1,40 @@
-"""Autograde a folder of submitted exercise notebooks with nbgrader, offline, in a throwaway course.
+"""Autograde a folder of submitted exercise notebooks with nbgrader, offline, in parallel on Dask.
 
-    make autograde SUBMISSIONS=path/to/folder          # or:
-    python -m tools.autograde path/to/folder [--out graded] [--cell-timeout 300]
+    make autograde SUBMISSIONS=path/to/folder [JOBS=1] [SCHEDULER=tcp://host:8786] [STUDENT=id]
+    python -m tools.autograde path/to/folder [--out graded] [--jobs N] [--scheduler ADDRESS]
+                              [--student ID] [--regrade] [--cell-timeout 300]
 
 ``folder`` holds one notebook per student: ``<student_id>.ipynb`` or
 ``<student_id>/sunglasses_vs_hat.ipynb``. Writes ``<out>/grades.csv`` (``student_id``, ``score``,
-``max_score``), ``<out>/scores_by_cell.csv``, ``<out>/feedback/<student_id>.html`` and
-``<out>/logs/<student_id>.txt``, readable by the grader only.
+``max_score``), ``<out>/scores_by_cell.csv``, ``<out>/feedback/<student_id>.html``,
+``<out>/logs/<student_id>.txt`` and ``<out>/results/<student_id>.json``, readable by the grader only.
+
+How a class is graded (README: "Grading a whole class"):
+
+- Each submission is one task, :func:`grade`: it grades the submission in a fresh temporary
+  nbgrader course with its own gradebook, and returns the scores, the feedback page and the log.
+  Only this process writes ``<out>``: it checks each page for the grader's secrets, saves the
+  result as it arrives, and rewrites the two tables after each one.
+- Tasks run on Dask: a local cluster sized to the machine (one worker per core, as long as each has
+  about 1.3 GB of memory for its grading kernel), or an existing scheduler (``--scheduler``).
+  ``--jobs 1`` grades one after another in this process, with the same task.
+- A worker that dies while grading has its submission graded again elsewhere; a submission whose
+  grading kills its worker twice is reported as failed (the scheduler's
+  ``distributed.scheduler.allowed-failures`` is 1). Interrupted (Ctrl-C), the batch keeps what is
+  graded; run again, it grades only what is missing or changed (``--regrade``: everything).
 
 How it keeps grading fair and the grader safe (README: "Grading safely"):
 
-- Every run grades in a fresh temporary course with its own gradebook, made from ``solutions/``
-  with the hidden tests taken out (tools/hidden_tests.py): they run after the notebook, outside
-  the student's kernel, on what its test cells handed in, with the instructor's secret seed
-  (``$GRADING_SEED`` or ``.grading_seed``, made once, readable by its owner only). Neither the
-  seed nor the hidden tests ever reach the kernel, the gradebook or the feedback.
+- Hidden tests are taken out of the grading copy of ``solutions/`` (tools/hidden_tests.py): they
+  run after the notebook, outside the student's kernel, on what its test cells handed in, with
+  the instructor's secret seed (``$GRADING_SEED`` or ``.grading_seed``, made once, readable by its
+  owner only). Neither the seed nor the hidden tests ever reach the kernel, the gradebook or the
+  feedback; the seed travels to workers inside the task, in a :class:`Secret` whose repr and Dask
+  token do not show it.
 - Every submission runs in a kernel of its own confined by bubblewrap (tools/sandbox.py): a
   fresh home no other submission sees, its own PID namespace (nothing outlives it), no network,
-  an unprivileged user; its nbgrader metadata is restored from the release first.
+  an unprivileged user; its nbgrader metadata is restored from the release first. Each worker
+  probes its sandbox before it grades anything.
 - One submission cannot spoil the batch: a kernel that dies or runs out of time keeps the points
   earned before it (tools/preprocessors.py), and whatever goes wrong is reported.
 - Feedback pages are bounded in size, inert (student HTML sanitized, scripts blocked by a
@@ -27,20 +44,29 @@ How it keeps grading fair and the grader safe (README: "Grading safely"):
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import copy
 import csv
+import functools
+import hashlib
 import html
 import json
+import logging
 import os
 import re
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +89,63 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 MAX_FEEDBACK_BYTES = 10 << 20
+MAX_LOG_BYTES = 1 << 20
+#: Memory one local worker is given: the solved exercise peaks at 1.2 GB in its kernel
+#: (docs/benchmarks/notebooks.json), and nbgrader and the hidden tests run beside it.
+KERNEL_MEMORY = int(1.3 * 2**30)
+#: What decides a grade besides the submission: a change to any of these grades everything again,
+#: and a worker whose copy differs from the instructor's refuses to grade.
+GRADER_FILES = (
+    "solutions",
+    "exercises",
+    "helpers",
+    "nbgrader_config.py",
+    "tools/autograde.py",
+    "tools/hidden_tests.py",
+    "tools/preprocessors.py",
+    "tools/sandbox.py",
+)
+
+
+class GraderUnavailable(RuntimeError):
+    """This machine cannot grade (no sandbox, another version of the course): no submission's fault."""
+
+
+class Secret:
+    """The grading seed on its way to a worker: its repr, str and Dask token never show the value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = int(value)
+
+    def __repr__(self) -> str:
+        return "Secret(<hidden>)"
+
+    __str__ = __repr__
+
+    def __dask_tokenize__(self) -> str:
+        return "grading-seed"
+
+    def __reduce__(self):
+        return Secret, (self.value,)
+
+
+@dataclass(frozen=True, repr=False)
+class GradingJob:
+    """Everything one task needs to grade one submission on any worker (no path of this machine is read)."""
+
+    student_id: str
+    notebook: bytes
+    seed: Secret
+    version: str  # course_version() here: a worker with another copy of the course refuses the job
+    cell_timeout: int | None
+    timeout: float
+    hide: tuple[str, ...] = ()  # this machine's submissions and results, covered where a worker shares them
+    keep: bool = False
+
+    def __repr__(self) -> str:
+        return f"GradingJob({self.student_id!r}, {len(self.notebook)} bytes)"
 
 
 @dataclass
@@ -78,6 +161,21 @@ class Grade:
     max_score: float
     problem: str = ""
     by_cell: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> (score, max_score)
+    seconds: float = 0.0
+    worker: str = ""
+
+    @classmethod
+    def from_result(cls, result: dict) -> Grade:
+        by_cell = {cell: (float(score), float(most)) for cell, (score, most) in result["by_cell"].items()}
+        return cls(
+            result["student_id"],
+            float(result["score"]),
+            float(result["max_score"]),
+            result.get("problem", ""),
+            by_cell,
+            float(result.get("seconds", 0.0)),
+            result.get("worker", ""),
+        )
 
 
 def _plain_file_problem(path: Path) -> str | None:
@@ -178,7 +276,11 @@ def restore_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) 
 def _nbgrader(
     course: Path, *args: str, env: dict[str, str], log: Path | None = None, timeout: float | None = None
 ) -> int | None:
-    """Run one nbgrader command in ``course``; return its exit status (``None`` when it timed out)."""
+    """Run one nbgrader command in ``course``; return its exit status (``None`` when it timed out).
+
+    It runs in a session of its own (a student's kernel cannot signal the grader), and dies with
+    the thread that started it (``setpriv --pdeathsig``): a worker killed mid-grading leaves nothing.
+    """
     env = dict(
         os.environ,
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -186,9 +288,11 @@ def _nbgrader(
         **env,
     )
     env.pop(SEED_VARIABLE, None)
+    setpriv = shutil.which("setpriv")
+    dies_with_grader = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv and sys.platform.startswith("linux") else []
     with open(log or os.devnull, "a") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "nbgrader", *args],
+            [*dies_with_grader, sys.executable, "-m", "nbgrader", *args],
             cwd=course,
             env=env,
             stdout=out,
@@ -198,14 +302,11 @@ def _nbgrader(
         try:
             return process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
             return None
-
-
-def secret_paths(workdir: Path, out: Path, submissions: Path) -> list[Path]:
-    """What no submission may see, beyond what tools/sandbox.py always covers."""
-    return [workdir, ROOT / "solutions", ROOT / ".git", SEED_FILE, out.resolve(), submissions.resolve()]
+        finally:
+            if process.poll() is None:  # timed out, or the grader was interrupted: stop it and its kernel
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 COURSE_CONFIG = """
@@ -252,7 +353,7 @@ def make_course(workdir: Path, seed: int, *, submission_timeout: float) -> tuple
     try:
         hidden = hidden_tests.split_hidden_tests(nb.cells)
     except ValueError as error:
-        raise SystemExit(f"{notebook.relative_to(course)}: {error}") from None
+        raise GraderUnavailable(f"{notebook.relative_to(course)}: {error}") from None
     nbformat.write(nb, notebook)
     (workdir / "seed").write_text(f"{seed}\n")
     config = (ROOT / "nbgrader_config.py").read_text()
@@ -277,54 +378,150 @@ def make_course(workdir: Path, seed: int, *, submission_timeout: float) -> tuple
         )
     )
     if _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", env={}, log=workdir / "release.log") != 0:
-        raise SystemExit(f"nbgrader generate_assignment failed:\n{(workdir / 'release.log').read_text()[-3000:]}")
+        raise GraderUnavailable(
+            f"nbgrader generate_assignment failed:\n{(workdir / 'release.log').read_text()[-3000:]}"
+        )
     return course, hidden
 
 
-def _readable_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
+def check_sandbox(workdir: Path, hide: list[Path]) -> str:
+    """Ask a confined process what it can reach; refuse to grade if it can read any secret. Returns its isolation."""
+    targets = []
+    for path in [*hide, ROOT / "tools", Path.home()]:
+        if path.is_file():
+            targets.append(path)
+        elif path.is_dir():  # a few files of each folder: the folders themselves hold the sandbox's mount points
+            targets += [file for _, file in zip(range(5), (p for p in path.rglob("*") if p.is_file()), strict=False)]
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(descriptor) as file:
-            return nbformat.read(file, as_version=4), ""
+        report = sandbox.probe([str(p) for p in targets], scratch=workdir, hide=tuple(hide))
+    except sandbox.SandboxUnavailable as error:
+        raise GraderUnavailable(f"Not grading on {socket.gethostname()}: {error}") from None
+    if report["readable"]:
+        raise GraderUnavailable(
+            f"A submission on {socket.gethostname()} could read {report['readable']}: not grading. Grade in a "
+            "container (README: 'Grading safely')."
+        )
+    return report["isolation"]
+
+
+@functools.cache
+def course_version() -> str:
+    """A hash of everything in this checkout that decides a grade (``GRADER_FILES``)."""
+    digest = hashlib.sha256()
+    for name in GRADER_FILES:
+        path = ROOT / name
+        files = (
+            sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(ROOT).parts)
+            )
+            if path.is_dir()
+            else [path]
+        )
+        for file in files:
+            digest.update(file.relative_to(ROOT).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(job: GradingJob) -> str:
+    """What a saved result was graded from: the submission, the course, the seed and the time limits."""
+    settings = f"{job.version} {job.seed.value} {job.cell_timeout} {job.timeout}".encode()
+    return hashlib.sha256(settings + b"\0" + job.notebook).hexdigest()[:16]
+
+
+# --- on a worker: one grading course per process, copied for each submission ------------------------
+
+
+@dataclass
+class _Grader:
+    settings: tuple
+    workdir: Path
+    course: Path
+    hidden: dict[str, str]
+    release: nbformat.NotebookNode
+    max_score: float
+    isolation: str
+    hide: list[Path]
+
+
+_grader: _Grader | None = None
+_grader_lock = threading.Lock()
+WORKDIR_PREFIX = "autograde-"
+
+
+def _remove_abandoned_workdirs() -> None:
+    """Workdirs of graders that died without cleaning up (a worker killed mid-grading): their seed goes too."""
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        match = re.fullmatch(rf"{WORKDIR_PREFIX}(\d+)-.*", path.name)
+        if not match or not path.is_dir() or path.stat().st_uid != os.geteuid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+def _grader_for(job: GradingJob) -> _Grader:
+    """This process's grading course for ``job``'s seed and limits, made (and its sandbox probed) on first use."""
+    global _grader
+    if course_version() != job.version:
+        raise GraderUnavailable(
+            f"{socket.gethostname()} has another version of the course ({course_version()}, the instructor's is "
+            f"{job.version}): install the same commit on every worker."
+        )
+    settings = (job.seed.value, job.cell_timeout, job.timeout, job.hide)
+    with _grader_lock:
+        if _grader is None or _grader.settings != settings:
+            if _grader is not None:
+                shutil.rmtree(_grader.workdir, ignore_errors=True)
+            _grader = None
+            _remove_abandoned_workdirs()
+            workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
+            atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+            hide = [workdir, ROOT / "solutions", ROOT / ".git", SEED_FILE, *map(Path, job.hide)]
+            isolation = check_sandbox(workdir, hide)
+            course, hidden = make_course(workdir, job.seed.value, submission_timeout=job.timeout)
+            from nbgrader.api import Gradebook
+
+            with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+                max_score = float(gradebook.find_assignment(ASSIGNMENT).max_score)
+            release = nbformat.read(RELEASE, as_version=4)
+            _grader = _Grader(settings, workdir, course, hidden, release, max_score, isolation, hide)
+        return _grader
+
+
+def _readable_notebook(data: bytes) -> tuple[nbformat.NotebookNode | None, str]:
+    try:
+        return nbformat.reads(data.decode("utf-8"), as_version=4), ""
     except Exception as error:  # anything unreadable: the student's file, not our crash
         return None, f"not a readable notebook ({type(error).__name__}: {str(error)[:200]})"
 
 
-def grade_submission(
-    course: Path,
-    workdir: Path,
-    hidden: dict[str, str],
-    submission: Submission,
-    logs: Path,
-    *,
-    release: nbformat.NotebookNode,
-    hide: list[Path],
-    cell_timeout: int | None,
-    timeout: float,
-) -> str:
-    """Autograde one submission in its own nbgrader run and sandbox; return what went wrong ('' if nothing)."""
-    nb, problem = _readable_notebook(submission.notebook)
-    if nb is None:
-        return problem
-    log = logs / f"{submission.student_id}.txt"
-    restored = restore_metadata(nb, release)
+def _autograde(course: Path, attempt: Path, grader: _Grader, job: GradingJob, nb: nbformat.NotebookNode) -> str:
+    """Run nbgrader's autograde on ``nb`` in ``course`` and the sandbox; return what went wrong ('' if nothing)."""
+    log = attempt / "log.txt"
+    restored = restore_metadata(nb, grader.release)
     if restored:
         with open(log, "a") as out:
             out.write(f"nbgrader metadata restored from the release for: {', '.join(restored)}\n")
-    target = course / "submitted" / submission.student_id / ASSIGNMENT
+    target = course / "submitted" / job.student_id / ASSIGNMENT
     target.mkdir(parents=True)
     nbformat.write(nb, target / f"{ASSIGNMENT}.ipynb")
-    run = workdir / "runs" / submission.student_id
-    run.mkdir(parents=True, mode=0o700)
+    run = attempt / "run"
+    run.mkdir(mode=0o700)
     home, sockets = sandbox.make_home(run / "home"), sandbox.make_home(run / "sockets")
     runtime = run / "runtime"
     runtime.mkdir(mode=0o700)
-    job = run / "job.json"
-    job.write_text(
+    handed_in = run / "job.json"
+    handed_in.write_text(
         json.dumps(
             {
-                "hidden": hidden,
-                "seed_file": str(workdir / "seed"),
+                "hidden": grader.hidden,
+                "seed_file": str(grader.workdir / "seed"),
                 "hand_in": str(home / "hand-in"),
                 "scratch": str(run),
             }
@@ -332,56 +529,99 @@ def grade_submission(
     )
     env = {
         sandbox.HOME_VARIABLE: str(home),
-        sandbox.HIDE_VARIABLE: os.pathsep.join(map(str, hide)),
+        sandbox.HIDE_VARIABLE: os.pathsep.join(map(str, grader.hide)),
         sandbox.HAND_IN_VARIABLE: str(home / "hand-in"),
         SOCKETS_VARIABLE: str(sockets / "kernel"),
-        JOB_VARIABLE: str(job),
+        JOB_VARIABLE: str(handed_in),
         "JUPYTER_RUNTIME_DIR": str(runtime),
     }
+    cell_timeout = job.cell_timeout
     options = [f"--Execute.timeout={cell_timeout}", f"--TolerantExecute.timeout={cell_timeout}"] if cell_timeout else []
-    try:
-        # nbgrader's own deadline is the notebook's plus time for the hidden tests; this one is the last resort
-        status = _nbgrader(
-            course,
-            "autograde",
-            ASSIGNMENT,
-            f"--student={submission.student_id}",
-            "--force",
-            *options,
-            env=env,
-            log=log,
-            timeout=timeout + 900,
-        )
-    finally:
-        shutil.rmtree(run, ignore_errors=True)  # nothing of one submission is left for the next
+    # nbgrader's own deadline is the notebook's plus time for the hidden tests; this one is the last resort
+    status = _nbgrader(
+        course,
+        "autograde",
+        ASSIGNMENT,
+        f"--student={job.student_id}",
+        "--force",
+        *options,
+        env=env,
+        log=log,
+        timeout=job.timeout + 900,
+    )
     if status is None:
-        return f"stopped after {timeout + 900:.0f} s"
+        return f"stopped after {job.timeout + 900:.0f} s"
     if status != 0:
-        return f"nbgrader could not grade it (exit status {status}; see {log})"
+        return f"nbgrader could not grade it (exit status {status}; see logs/{job.student_id}.txt)"
     return ""
 
 
-def collect_grades(course: Path, submissions: list[Submission], problems: dict[str, str]) -> list[Grade]:
+def _scores(course: Path, student_id: str) -> dict:
+    """The score and per-cell scores nbgrader saved for ``student_id`` (nothing if it saved none)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    grades = []
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        max_score = gradebook.find_assignment(ASSIGNMENT).max_score
-        for submission in submissions:
-            grade = Grade(submission.student_id, 0.0, float(max_score), problems.get(submission.student_id, ""))
-            try:
-                graded = gradebook.find_submission(ASSIGNMENT, submission.student_id)
-            except MissingEntry:
-                graded = None
-            if graded is not None:
-                grade.score = float(graded.score)
-                grade.by_cell = {
-                    cell.name: (float(cell.score), float(cell.max_score))
-                    for notebook in graded.notebooks
-                    for cell in notebook.grades
-                }
-            grades.append(grade)
-    return grades
+        try:
+            graded = gradebook.find_submission(ASSIGNMENT, student_id)
+        except MissingEntry:
+            return {}
+        return {
+            "score": float(graded.score),
+            "by_cell": {
+                cell.name: [float(cell.score), float(cell.max_score)]
+                for notebook in graded.notebooks
+                for cell in notebook.grades
+            },
+        }
+
+
+def grade(job: GradingJob) -> dict:
+    """Grade one submission in a fresh nbgrader course of its own: the task each worker runs.
+
+    Returns plain data for the instructor's machine: ``score``, ``max_score``, ``by_cell``
+    (``grade_id -> [score, max_score]``), ``problem`` ('' if none), ``feedback`` (the page's HTML, or
+    ``None``), ``log``, ``isolation``, ``worker``, ``seconds`` (grading) and ``setup_seconds`` (the
+    worker's course, made for its first submission). Nothing of the submission is left
+    on the worker.
+    """
+    started = time.perf_counter()
+    grader = _grader_for(job)
+    setup = time.perf_counter() - started
+    attempt = Path(tempfile.mkdtemp(prefix="attempt-", dir=grader.workdir))
+    result = {
+        "student_id": job.student_id,
+        "score": 0.0,
+        "max_score": grader.max_score,
+        "by_cell": {},
+        "problem": "",
+        "feedback": None,
+        "isolation": grader.isolation,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
+    try:
+        nb, result["problem"] = _readable_notebook(job.notebook)
+        if nb is not None:
+            course = attempt / "course"
+            shutil.copytree(grader.course, course, symlinks=True)
+            result["problem"] = _autograde(course, attempt, grader, job, nb)
+            result.update(_scores(course, job.student_id))
+            log = attempt / "log.txt"
+            _nbgrader(
+                course, "generate_feedback", ASSIGNMENT, f"--student={job.student_id}", "--force", env={}, log=log
+            )
+            page = course / "feedback" / job.student_id / ASSIGNMENT / f"{ASSIGNMENT}.html"
+            if page.exists():
+                result["feedback"] = page.read_text(errors="replace")
+        log = attempt / "log.txt"
+        result["log"] = log.read_bytes()[-MAX_LOG_BYTES:].decode(errors="replace") if log.exists() else ""
+    finally:
+        if job.keep:
+            result["kept"] = str(attempt)
+        else:
+            shutil.rmtree(attempt, ignore_errors=True)
+    result["seconds"] = round(time.perf_counter() - started - setup, 2)
+    result["setup_seconds"] = round(setup, 2)  # this worker's grading course, made for its first submission
+    return result
 
 
 def secret_forms(seed: int, hidden: dict[str, str], public: str = "") -> dict[str, str]:
@@ -421,59 +661,25 @@ def inert(page: str) -> str:
     return page[: head.end()] + meta + page[head.end() :] if head else meta + page
 
 
-def write_feedback(course: Path, grades: list[Grade], out: Path, forms: dict[str, str]) -> None:
-    _nbgrader(course, "generate_feedback", ASSIGNMENT, "--force", env={}, log=out / "logs" / "_feedback.txt")
-    (out / "feedback").mkdir(exist_ok=True)
-    for grade in grades:
-        page = course / "feedback" / grade.student_id / ASSIGNMENT / f"{ASSIGNMENT}.html"
-        if not page.exists():
-            continue
-        text = page.read_text(errors="replace")
-        found = leaks(text, forms)
-        if found:
-            text = (
-                "<!DOCTYPE html><title>Feedback withheld</title><p>This feedback page was withheld: it held "
-                "what the grader keeps secret. Your instructor has your score.</p>"
-            )
-            grade.problem = (grade.problem + "; " if grade.problem else "") + f"feedback withheld ({', '.join(found)})"
-        elif len(text.encode()) > MAX_FEEDBACK_BYTES:
-            text = text[: MAX_FEEDBACK_BYTES // 2] + "<p>[the rest of this page was cut by the grader]</p>"
-        (out / "feedback" / f"{grade.student_id}.html").write_text(inert(text))
+# --- on the instructor's machine: what to grade, where, and the merge into <out> -------------------
 
 
 def write_grades(grades: list[Grade], out: Path) -> None:
     """``grades.csv`` (one row per student) and ``scores_by_cell.csv`` (one row per graded cell)."""
-    with open(out / "grades.csv", "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["student_id", "score", "max_score"])
-        for grade in grades:
-            writer.writerow([grade.student_id, f"{grade.score:g}", f"{grade.max_score:g}"])
-    with open(out / "scores_by_cell.csv", "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["student_id", "cell", "score", "max_score"])
-        for grade in grades:
-            for cell, (score, max_score) in grade.by_cell.items():
-                writer.writerow([grade.student_id, cell, f"{score:g}", f"{max_score:g}"])
-
-
-def check_sandbox(workdir: Path, hide: list[Path]) -> str:
-    """Ask a confined process what it can reach; stop if it can read any secret. Returns its isolation."""
-    targets = []
-    for path in [*hide, ROOT / "tools", Path.home()]:
-        if path.is_file():
-            targets.append(path)
-        elif path.is_dir():  # a few files of each folder: the folders themselves hold the sandbox's mount points
-            targets += [file for _, file in zip(range(5), (p for p in path.rglob("*") if p.is_file()), strict=False)]
-    try:
-        report = sandbox.probe([str(p) for p in targets], scratch=workdir, hide=tuple(hide))
-    except sandbox.SandboxUnavailable as error:
-        raise SystemExit(f"Not grading: {error}") from None
-    if report["readable"]:
-        raise SystemExit(
-            f"A submission could read {report['readable']}: not grading. Grade in a container "
-            "(README: 'Grading safely')."
-        )
-    return report["isolation"]
+    for name, header, rows in (
+        ("grades.csv", ["student_id", "score", "max_score"], ([g.student_id, g.score, g.max_score] for g in grades)),
+        (
+            "scores_by_cell.csv",
+            ["student_id", "cell", "score", "max_score"],
+            ([g.student_id, cell, *points] for g in grades for cell, points in g.by_cell.items()),
+        ),
+    ):
+        partial = out / f".{name}.partial"
+        with open(partial, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(header)
+            writer.writerows([f"{v:g}" if isinstance(v, float) else v for v in row] for row in rows)
+        partial.replace(out / name)  # a batch stopped at any moment leaves whole tables
 
 
 def private(out: Path) -> None:
@@ -484,60 +690,345 @@ def private(out: Path) -> None:
             path.chmod(0o700 if path.is_dir() else 0o600)
 
 
+class Results:
+    """``<out>``: each result saved as it arrives, checked for the grader's secrets, and the tables kept whole."""
+
+    def __init__(self, out: Path, submissions: list[Submission], forms: dict[str, str]) -> None:
+        self.out, self.forms = out, forms
+        self.order = [s.student_id for s in submissions]
+        for folder in ("logs", "feedback", "results"):
+            (out / folder).mkdir(parents=True, exist_ok=True)
+        private(out)
+        self.saved: dict[str, dict] = {}
+        for student_id in self.order:
+            path = out / "results" / f"{student_id}.json"
+            if path.exists():
+                try:
+                    self.saved[student_id] = json.loads(path.read_text())
+                except ValueError:
+                    pass  # half-written by a stopped batch: graded again
+
+    def record(self, result: dict) -> Grade:
+        """Save one result: its feedback page (inert, bounded, or withheld), its log and its scores."""
+        result = dict(result)
+        student_id = result["student_id"]
+        feedback, log = result.pop("feedback", None), result.pop("log", "")
+        page = self.out / "feedback" / f"{student_id}.html"
+        if feedback is None:
+            page.unlink(missing_ok=True)
+        else:
+            found = leaks(feedback, self.forms)
+            if found:
+                feedback = (
+                    "<!DOCTYPE html><title>Feedback withheld</title><p>This feedback page was withheld: it held "
+                    "what the grader keeps secret. Your instructor has your score.</p>"
+                )
+                problem = result.get("problem", "")
+                result["problem"] = (problem + "; " if problem else "") + f"feedback withheld ({', '.join(found)})"
+            elif len(feedback.encode()) > MAX_FEEDBACK_BYTES:
+                feedback = feedback[: MAX_FEEDBACK_BYTES // 2] + "<p>[the rest of this page was cut by the grader]</p>"
+            page.write_text(inert(feedback))
+        (self.out / "logs" / f"{student_id}.txt").write_text(log)
+        partial = self.out / "results" / f".{student_id}.json.partial"
+        partial.write_text(json.dumps(result, indent=1))
+        partial.replace(self.out / "results" / f"{student_id}.json")
+        self.saved[student_id] = result
+        self.write_tables()
+        return Grade.from_result(result)
+
+    def grades(self) -> list[Grade]:
+        return [Grade.from_result(self.saved[s]) for s in self.order if s in self.saved]
+
+    def write_tables(self) -> None:
+        write_grades(self.grades(), self.out)
+
+
+def release_max_score() -> float:
+    """The assignment's points, as the release's nbgrader metadata gives them."""
+    release = nbformat.read(RELEASE, as_version=4)
+    return float(sum(c.metadata.get("nbgrader", {}).get("points", 0) for c in release.cells))
+
+
+def failed(job: GradingJob, reason: str) -> dict:
+    """The result of a submission that could not be graded: no points, and why."""
+    return {
+        "student_id": job.student_id,
+        "score": 0.0,
+        "max_score": release_max_score(),
+        "by_cell": {},
+        "problem": reason,
+        "failed": True,
+    }
+
+
+def local_workers() -> tuple[int, str]:
+    """How many submissions this machine grades at once, and why: a core and ``KERNEL_MEMORY`` each."""
+    import psutil
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    available = psutil.virtual_memory().available
+    workers = max(1, min(cores, available // KERNEL_MEMORY))
+    why = f"{cores} cores, {available / 2**30:.1f} GB free, {KERNEL_MEMORY / 2**30:.1f} GB per grading kernel"
+    return workers, why
+
+
+OnResult = Callable[[GradingJob, "dict | BaseException"], None]
+
+
+def grade_here(jobs: list[GradingJob], on_result: OnResult) -> None:
+    """Grade one submission after another in this process (``--jobs 1``)."""
+    for job in jobs:
+        try:
+            result = grade(job)
+        except GraderUnavailable:
+            raise
+        except Exception as error:  # a bug of the grader: report it, grade the rest
+            result = error
+        on_result(job, result)
+
+
+def grade_on_dask(jobs: list[GradingJob], on_result: OnResult, *, scheduler: str | None, workers: int) -> None:
+    """Grade on Dask: a local cluster of ``workers`` processes, or the one behind ``scheduler``.
+
+    No more tasks are in flight than the cluster has threads: a worker that dies is then blamed for
+    the one submission it was grading, not for others waiting in its queue.
+    """
+    import dask
+    from distributed import Client, KilledWorker, LocalCluster, as_completed
+
+    cluster = None
+    # allowed-failures is read by the scheduler: it holds for the local cluster made here; an existing
+    # scheduler has its own (README: "Grading a whole class").
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        if scheduler:
+            client = Client(scheduler, timeout="60s")
+        else:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=0,  # the grading kernels are the workers' children: their memory is not counted
+                dashboard_address=None,
+                host="127.0.0.1",
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+    queue, in_flight = list(jobs), {}
+    finished = as_completed()
+    try:
+        if scheduler:
+            retries = client.run_on_scheduler(_allowed_failures)
+            if retries != 1:
+                print(
+                    f"Note: this scheduler grades a submission again after up to {retries} worker deaths; "
+                    "start it with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 to give up after the second."
+                )
+
+        def submit_more() -> None:
+            threads = max(1, sum(client.nthreads().values()))
+            while queue and len(in_flight) < threads:
+                job = queue.pop(0)
+                future = client.submit(grade, job, key=f"grade-{job.student_id}-{uuid.uuid4().hex[:8]}", pure=False)
+                in_flight[future] = job
+                finished.add(future)
+
+        submit_more()
+        for future in finished:
+            job = in_flight.pop(future)
+            try:
+                result = future.result()
+            except KilledWorker as error:
+                result = failed(job, f"its grading killed two workers (killed, or out of memory): {error}")
+            except GraderUnavailable:
+                raise
+            except Exception as error:
+                result = error
+            on_result(job, result)
+            submit_more()
+    finally:
+        if in_flight:
+            client.cancel(list(in_flight), force=True)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _allowed_failures() -> int:
+    import dask
+
+    return int(dask.config.get("distributed.scheduler.allowed-failures"))
+
+
+def _read_submission(path: Path) -> bytes:
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(descriptor, "rb") as file:
+        return file.read(MAX_SUBMISSION_BYTES + 1)
+
+
 def autograde(
-    folder: Path, out: Path, *, cell_timeout: int | None = None, timeout: float = 900, keep: bool = False
+    folder: Path,
+    out: Path,
+    *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    students: tuple[str, ...] = (),
+    regrade: bool = False,
+    cell_timeout: int | None = None,
+    timeout: float = 900,
+    keep: bool = False,
 ) -> list[Grade]:
-    """Grade every submission in ``folder``; write grades.csv, feedback and logs to ``out``."""
+    """Grade the submissions in ``folder`` not yet graded in ``out``; write grades, feedback and logs there.
+
+    Parameters
+    ----------
+    folder : Path
+        ``<student_id>.ipynb`` files or ``<student_id>/sunglasses_vs_hat.ipynb`` folders.
+    out : Path
+        Where results go; what it already holds for an unchanged submission is kept.
+    jobs : int, optional
+        Submissions graded at once on a local Dask cluster; 1 grades in this process. Default: as
+        many as the machine has cores and memory for (:func:`local_workers`).
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:8786``) to grade on instead.
+    students : tuple of str
+        Grade only these students (again, even if unchanged).
+    regrade : bool
+        Grade every submission again.
+    cell_timeout, timeout : number
+        Seconds one cell and one submission may run.
+    keep : bool
+        Keep each submission's grading course (with ``jobs=1``, to inspect it).
+    """
     submissions, skipped = find_submissions(folder)
     for line in skipped:
         print(f"Skipped: {line}")
-    seed = grading_seed()
+    unknown = sorted(set(students) - {s.student_id for s in submissions})
+    if unknown:
+        raise SystemExit(
+            f"No submission of {', '.join(unknown)} in {folder}. Its students: "
+            f"{', '.join(s.student_id for s in submissions[:10])}{' ...' if len(submissions) > 10 else ''}"
+        )
+    seed = Secret(grading_seed())
+    os.environ.pop(SEED_VARIABLE, None)  # workers started from here must not inherit it
+    hidden = hidden_tests.split_hidden_tests(
+        nbformat.read(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4).cells
+    )
+    public = "\n".join(cell.source for cell in nbformat.read(RELEASE, as_version=4).cells)
     previous_umask = os.umask(0o077)  # everything the grader writes stays the grader's
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "logs").mkdir(exist_ok=True)
-    private(out)
-    workdir = Path(tempfile.mkdtemp(prefix="autograde-"))
-    hide = secret_paths(workdir, out, folder)
     try:
-        print(f"Submissions run in a sandbox: {check_sandbox(workdir, hide)}.")
-        course, hidden = make_course(workdir, seed, submission_timeout=timeout)
-        release = nbformat.read(RELEASE, as_version=4)
-        problems = {}
-        for number, submission in enumerate(submissions, 1):
-            print(f"[{number}/{len(submissions)}] grading {submission.student_id} ...", flush=True)
-            problem = grade_submission(
-                course,
-                workdir,
-                hidden,
-                submission,
-                out / "logs",
-                release=release,
-                hide=hide,
-                cell_timeout=cell_timeout,
-                timeout=timeout,
+        results = Results(out, submissions, secret_forms(seed.value, hidden, public))
+        todo = []
+        for submission in submissions:
+            if students and submission.student_id not in students:
+                continue
+            job = GradingJob(
+                submission.student_id,
+                _read_submission(submission.notebook),
+                seed,
+                course_version(),
+                cell_timeout,
+                timeout,
+                hide=tuple(str(p.resolve()) for p in (folder, out)),
+                keep=keep,
             )
-            if problem:
-                problems[submission.student_id] = problem
-        grades = collect_grades(course, submissions, problems)
-        public = "\n".join(cell.source for cell in release.cells)
-        write_feedback(course, grades, out, secret_forms(seed, hidden, public))
-        write_grades(grades, out)
-        private(out)
+            saved = results.saved.get(submission.student_id, {})
+            if regrade or students or saved.get("fingerprint") != fingerprint(job):
+                todo.append(job)
+        kept = len(results.saved) - sum(job.student_id in results.saved for job in todo)
+        return _grade_batch(todo, results, kept=kept, jobs=jobs, scheduler=scheduler)
     finally:
         os.umask(previous_umask)
-        if keep:
-            print(f"Kept the grading course in {workdir}")
+        private(out)
+
+
+def _grade_batch(
+    todo: list[GradingJob], results: Results, *, kept: int, jobs: int | None, scheduler: str | None
+) -> list[Grade]:
+    """Grade ``todo``, saving each result as it comes; print each, a summary, and where everything is."""
+    from tqdm.auto import tqdm
+
+    if scheduler:
+        where = f"on the Dask cluster at {scheduler}"
+    else:
+        if jobs is None:
+            jobs, why = local_workers()
+            jobs = min(jobs, max(1, len(todo)))
+            where = f"on {jobs} local workers ({why})" if jobs > 1 else "in this process"
         else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    width = max(len(g.student_id) for g in grades)
-    for grade in grades:
-        note = f"   ({grade.problem})" if grade.problem else ""
-        print(f"{grade.student_id:<{width}}  {grade.score:g} / {grade.max_score:g}{note}")
+            where = f"on {jobs} local workers" if jobs > 1 else "in this process"
     print(
-        f"\nGrades: {out / 'grades.csv'}\nFeedback: {out / 'feedback'}\nLogs: {out / 'logs'}\n"
+        f"{len(todo)} to grade {where}; {kept} already graded and unchanged, kept"
+        + (" (--regrade grades them again)." if kept else ".")
+    )
+    graded, errors, isolations = [], {}, set()
+    progress = tqdm(total=len(todo), unit="submission", disable=None, smoothing=0)
+    started = time.perf_counter()
+
+    def on_result(job: GradingJob, result: dict | BaseException) -> None:
+        if isinstance(result, BaseException):
+            errors[job.student_id] = f"{type(result).__name__}: {result}"
+            progress.write(f"{job.student_id}: not graded, the grader failed ({errors[job.student_id]})")
+        else:
+            result["fingerprint"], result["graded_at"] = fingerprint(job), time.strftime("%Y-%m-%dT%H:%M:%S")
+            grade_ = results.record(result)
+            graded.append(grade_)
+            if result.get("isolation") and result["isolation"] not in isolations:
+                isolations.add(result["isolation"])
+                progress.write(f"Submissions run in a sandbox: {result['isolation']}.")
+            note = f"   ({grade_.problem})" if grade_.problem else ""
+            progress.write(
+                f"{grade_.student_id}: {grade_.score:g} / {grade_.max_score:g} in {grade_.seconds:.0f} s{note}"
+            )
+        progress.update()
+
+    interrupted = False
+    try:
+        if todo and (scheduler or jobs > 1):
+            grade_on_dask(todo, on_result, scheduler=scheduler, workers=jobs)
+        else:
+            grade_here(todo, on_result)
+    except KeyboardInterrupt:
+        interrupted = True
+    except GraderUnavailable as error:
+        raise SystemExit(str(error)) from None
+    finally:
+        progress.close()
+        results.write_tables()
+    _summary(results, graded, errors, kept=kept, seconds=time.perf_counter() - started, left=len(todo) - len(graded))
+    if interrupted:
+        raise KeyboardInterrupt
+    if errors:
+        raise SystemExit(1)
+    return results.grades()
+
+
+def _summary(results: Results, graded: list[Grade], errors: dict[str, str], *, kept: int, seconds: float, left: int):
+    grades = results.grades()
+    if grades:
+        width = max(len(g.student_id) for g in grades)
+        print()
+        for grade_ in grades:
+            note = f"   ({grade_.problem})" if grade_.problem else ""
+            print(f"{grade_.student_id:<{width}}  {grade_.score:g} / {grade_.max_score:g}{note}")
+    failures = [g for g in graded if results.saved[g.student_id].get("failed")]
+    print(
+        f"\nThis run: {len(graded)} graded in {seconds:.0f} s ({len(failures)} failed), {kept} kept from before, "
+        f"{len(errors)} not graded (the grader failed)" + (f", {left - len(errors)} left" if left > len(errors) else "")
+    )
+    timed = [g for g in graded if g.seconds]
+    if timed:
+        slowest = max(timed, key=lambda g: g.seconds)
+        print(
+            f"Per submission: {sum(g.seconds for g in timed) / len(timed):.0f} s on average; slowest "
+            f"{slowest.student_id}, {slowest.seconds:.0f} s ({slowest.worker})."
+        )
+    if left > len(errors):
+        print("Stopped before the end: run the same command again to grade the rest (what is graded is kept).")
+    out = results.out
+    print(
+        f"Grades: {out / 'grades.csv'}\nFeedback: {out / 'feedback'}\nLogs: {out / 'logs'}\n"
         "The written reflection is graded by hand (nbgrader formgrader); its points are not in the score yet."
     )
-    return grades
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -545,17 +1036,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submissions", type=Path, help="folder of <student_id>.ipynb or <student_id>/ folders")
     parser.add_argument("--out", type=Path, default=ROOT / "graded", help="where grades and feedback go")
     parser.add_argument(
+        "--jobs", type=int, default=None, help="submissions graded at once here (default: what cores and memory allow)"
+    )
+    parser.add_argument("--scheduler", default=None, help="grade on an existing Dask cluster: tcp://host:8786")
+    parser.add_argument("--student", action="append", default=[], help="grade this student again (repeatable)")
+    parser.add_argument("--regrade", action="store_true", help="grade every submission again, changed or not")
+    parser.add_argument(
         "--cell-timeout",
         type=int,
         default=None,
         help="seconds one cell may run (default: c.Execute.timeout of nbgrader_config.py)",
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds one submission may take in all")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary grading course to inspect it")
+    parser.add_argument("--keep", action="store_true", help="keep each grading course to inspect it (with --jobs 1)")
     args = parser.parse_args(argv)
-    autograde(args.submissions, args.out, cell_timeout=args.cell_timeout, timeout=args.timeout, keep=args.keep)
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: give 1 or more (1 grades one submission after another, here)")
+    try:
+        autograde(
+            args.submissions,
+            args.out,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            students=tuple(args.student),
+            regrade=args.regrade,
+            cell_timeout=args.cell_timeout,
+            timeout=args.timeout,
+            keep=args.keep,
+        )
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run as tools.autograde, not __main__: Dask sends grade() and GradingJob to workers by their module's name.
+    from tools import autograde as _module
+
+    raise SystemExit(_module.main())
