@@ -1,24 +1,30 @@
 """Grading the exercise: units of tools.autograde, its sandbox and outside checks, and batches no submission fools.
 
-The batch test grades, in one run of ``tools.autograde``, the solution, the unmodified release
-and submissions of every kind an instructor meets: honest ones that are unlucky (a shadowed
-builtin, a kernel that dies, a cell that hangs, edited metadata), and hostile ones that try to
-fool the grader (blanking the self-checks, patching numpy, planting a fake ``helpers``,
-snooping for the seed, leaving a process behind for the next student, flooding the feedback).
-Each must get the score it should; a second batch with the same seed must give the same scores.
+The batch test grades, in one run of ``tools.autograde`` one submission after another, the
+solution, the unmodified release and submissions of every kind an instructor meets: honest ones
+that are unlucky (a shadowed builtin, a kernel that dies, a cell that hangs, edited metadata), and
+hostile ones that try to fool the grader (blanking the self-checks, patching numpy, planting a fake
+``helpers``, snooping for the seed, leaving a process behind for the next student, flooding the
+feedback). Each must get the score it should. The same batch graded again, with the same seed, on a
+Dask scheduler and two workers started here as separate processes, must give the same scores and
+the same files; so must a batch whose worker is killed while it grades, and one interrupted and
+resumed.
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import json
 import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -424,47 +430,135 @@ def adversarial_batch(folder: Path) -> dict[str, float]:
     return expected
 
 
-def grade(folder: Path, seed: int) -> dict:
-    out = Path(tempfile.mkdtemp(prefix="graded-"))
-    env = dict(os.environ, GRADING_SEED=str(seed))  # tools.autograde finds nbgrader itself
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools.autograde",
-            str(folder),
-            "--out",
-            str(out),
-            "--cell-timeout",
-            "60",
-            "--timeout",
-            "600",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=4000,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+GRADING_OPTIONS = ["--cell-timeout", "120", "--timeout", "600"]  # two kernels share 2 cores on a cluster of two
+
+
+def grade_command(folder: Path, out: Path, *options: str) -> list[str]:
+    return [sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out), *GRADING_OPTIONS, *options]
+
+
+def read_grades(out: Path) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     with open(out / "grades.csv") as f:
         grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
     with open(out / "scores_by_cell.csv") as f:
         by_cell = {}
         for row in csv.DictReader(f):
             by_cell.setdefault(row["student_id"], {})[row["cell"]] = float(row["score"])
+    return grades, by_cell
+
+
+def grade(folder: Path, seed: int, *options: str) -> dict:
+    out = Path(tempfile.mkdtemp(prefix="graded-"))
+    env = dict(os.environ, GRADING_SEED=str(seed))  # tools.autograde finds nbgrader itself
+    done = subprocess.run(
+        grade_command(folder, out, *options), cwd=ROOT, env=env, capture_output=True, text=True, timeout=4000
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    grades, by_cell = read_grades(out)
     return {"out": out, "grades": grades, "by_cell": by_cell, "stdout": done.stdout}
 
 
+def files_in(out: Path) -> set[str]:
+    return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+
+
+class DaskCluster:
+    """A Dask scheduler and two workers (each under a nanny, which restarts it) on loopback, as separate processes.
+
+    They are started the way README tells instructors to start them on their machines, with the
+    scheduler told to give up on a submission after its second dead worker.
+    """
+
+    def __init__(self, folder: Path, workers: int = 2):
+        scheduler_file = folder / "scheduler.json"
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1",
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
+        env.pop("GRADING_SEED", None)
+        dask = [sys.executable, "-m", "dask"]
+        self.processes = [
+            subprocess.Popen(
+                [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+                + ["--scheduler-file", str(scheduler_file)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=open(folder / "scheduler.log", "w"),  # noqa: SIM115 (closed with the process)
+                start_new_session=True,
+            )
+        ]
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline, (folder / "scheduler.log").read_text()
+            time.sleep(0.2)
+        self.address = json.loads(scheduler_file.read_text())["address"]
+        for number in range(workers):
+            self.processes.append(
+                subprocess.Popen(
+                    [*dask, "worker", self.address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1"]
+                    + ["--nanny", "--memory-limit", "0", "--no-dashboard", "--name", f"grader-{number}"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(folder / f"worker-{number}.log", "w"),  # noqa: SIM115
+                    start_new_session=True,
+                )
+            )
+        self.wait_for_workers(workers)
+
+    def info(self) -> dict:
+        """The scheduler's view: ``{"workers": {address: {..., "pid": ...}}, ...}``."""
+        from distributed import Client
+
+        with Client(self.address, timeout="30s") as client:
+            return client.scheduler_info(n_workers=-1)
+
+    def processing(self) -> dict[str, list[str]]:
+        """The task keys each worker is running now."""
+        from distributed import Client
+
+        with Client(self.address, timeout="30s") as client:
+            return {worker: list(keys) for worker, keys in client.processing().items()}
+
+    def wait_for_workers(self, count: int, *, gone: str = "", timeout: float = 120) -> None:
+        """Until ``count`` workers are up, and the worker at ``gone`` is not among them."""
+        deadline = time.monotonic() + timeout
+        while len(workers := self.info()["workers"]) < count or gone in workers:
+            assert time.monotonic() < deadline, f"{count} workers did not join in {timeout} s"
+            time.sleep(1)
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
 @pytest.fixture(scope="module")
-def batches(tmp_path_factory):
+def cluster(tmp_path_factory):
+    running = DaskCluster(tmp_path_factory.mktemp("dask"))
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def batches(tmp_path_factory, cluster):
     if not ROOT_ON_LINUX or not shutil.which("bwrap"):
         pytest.skip("grading needs bubblewrap, as root on Linux, here")
     folder = tmp_path_factory.mktemp("submissions")
     expected = adversarial_batch(folder)
     seed = secrets.randbelow(10**9) + 10**9
-    first, second = grade(folder, seed), grade(folder, seed)
-    yield {"expected": expected, "first": first, "second": second, "seed": seed}
+    first = grade(folder, seed, "--jobs", "1")
+    second = grade(folder, seed, "--scheduler", cluster.address)
+    yield {"expected": expected, "first": first, "second": second, "seed": seed, "folder": folder}
     for batch in (first, second):
         shutil.rmtree(batch["out"], ignore_errors=True)
 
@@ -479,8 +573,13 @@ def test_every_submission_gets_the_score_it_should(batches):
 
 
 @pytest.mark.slow
-def test_a_second_batch_with_the_same_seed_gives_the_same_scores(batches):
+def test_the_batch_graded_on_a_dask_cluster_gets_the_same_scores_and_files(batches):
     assert batches["second"]["by_cell"] == batches["first"]["by_cell"]
+    assert batches["second"]["grades"] == batches["first"]["grades"]
+    assert files_in(batches["second"]["out"]) == files_in(batches["first"]["out"])
+    assert "to grade on the Dask cluster at tcp://127.0.0.1" in batches["second"]["stdout"]
+    workers = {json.loads(p.read_text())["worker"] for p in (batches["second"]["out"] / "results").glob("*.json")}
+    assert len(workers) == 2, f"both workers grade: {workers}"
 
 
 @pytest.mark.slow
@@ -503,14 +602,28 @@ def test_the_seed_and_hidden_tests_never_reach_a_kernel_nor_a_feedback_page(batc
     seed = str(batches["seed"])
     hidden = hidden_tests.split_hidden_tests(solution().cells)
     forms = autograde.secret_forms(batches["seed"], hidden, "\n".join(c.source for c in release().cells))
-    pages = list((batches["first"]["out"] / "feedback").glob("*.html"))
-    assert len(pages) == len(batches["expected"]) - 1  # all but the unreadable one
-    for page in pages:
-        text = page.read_text()
-        assert not autograde.leaks(text, forms) and "Feedback withheld" not in text, page.name
-        assert "hidden_accuracy(" not in text and "changed_pretrained_layers(" not in text, page.name
-    hunter = (batches["first"]["out"] / "feedback" / "hunts_secrets.html").read_text()
-    assert "CANDIDATE SEEDS" in hunter and seed not in hunter and "HIDDEN TESTS FOUND False" in hunter
+    for batch in ("first", "second"):  # in this process, and on every worker of the cluster
+        pages = list((batches[batch]["out"] / "feedback").glob("*.html"))
+        assert len(pages) == len(batches["expected"]) - 1  # all but the unreadable one
+        for page in pages:
+            text = page.read_text()
+            assert not autograde.leaks(text, forms) and "Feedback withheld" not in text, page.name
+            assert "hidden_accuracy(" not in text and "changed_pretrained_layers(" not in text, page.name
+        hunter = (batches[batch]["out"] / "feedback" / "hunts_secrets.html").read_text()
+        assert "CANDIDATE SEEDS" in hunter and seed not in hunter and "HIDDEN TESTS FOUND False" in hunter, batch
+
+
+def test_the_seed_travels_to_workers_unseen():
+    from dask.base import tokenize
+
+    seed = autograde.Secret(1357924680)
+    job = autograde.GradingJob("ana", b"{}", seed, "version", None, 900.0)
+    for shown in (repr(seed), str(seed), f"{seed}", repr(job), str(job), tokenize(seed), tokenize(job)):
+        assert "1357924680" not in shown and "0864297531" not in shown, shown
+    assert tokenize(autograde.Secret(1)) == tokenize(autograde.Secret(2)), "the token says nothing of the value"
+    import pickle
+
+    assert pickle.loads(pickle.dumps(job)).seed.value == 1357924680
 
 
 @pytest.mark.slow
@@ -562,3 +675,129 @@ def test_the_solution_hands_in_every_graded_step(batches):
         "check-tune": 3,
         "reflection": 0,
     }
+
+
+# --- a class on a cluster: workers that die, batches that stop -----------------------------------
+
+
+def copy_submissions(batches, folder: Path, students: list[str]) -> Path:
+    folder.mkdir()
+    for student_id in students:
+        shutil.copy(batches["folder"] / f"{student_id}.ipynb", folder / f"{student_id}.ipynb")
+    return folder
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_grading_loses_nothing(batches, cluster, tmp_path):
+    """A real SIGKILL to the worker grading ``good``: it is graded again elsewhere, to the same score.
+
+    The worker grading ``untouched`` is killed twice: that submission is reported as failed, with the reason.
+    """
+    folder = copy_submissions(batches, tmp_path / "submissions", ["good", "untouched", "raises", "corrupt"])
+    out = tmp_path / "out"
+    grading = subprocess.Popen(
+        grade_command(folder, out, "--scheduler", cluster.address),
+        cwd=ROOT,
+        env=dict(os.environ, GRADING_SEED=str(batches["seed"])),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    killed: dict[str, list[int]] = {"good": [], "untouched": []}
+    wanted = {"good": 1, "untouched": 2}
+    dead: set[str] = set()
+    deadline = time.monotonic() + 1500
+    try:
+        while any(len(killed[s]) < wanted[s] for s in wanted) and grading.poll() is None:
+            assert time.monotonic() < deadline
+            for address, keys in cluster.processing().items():
+                student_id = next(
+                    (
+                        s
+                        for s in wanted
+                        if len(killed[s]) < wanted[s] and any(k.startswith(f"grade-{s}-") for k in keys)
+                    ),
+                    None,
+                )
+                if student_id is None or address in dead:
+                    continue
+                time.sleep(20)  # well inside its grading: its kernel runs the notebook
+                pid = cluster.info()["workers"][address]["pid"]
+                os.kill(pid, signal.SIGKILL)
+                killed[student_id].append(pid)
+                dead.add(address)
+                cluster.wait_for_workers(2, gone=address)  # the nanny starts a new worker in its place
+                break
+            time.sleep(1)
+        stdout, _ = grading.communicate(timeout=1500)
+    finally:
+        if grading.poll() is None:
+            grading.kill()
+    assert grading.returncode == 0, stdout[-3000:]
+    assert len(killed["good"]) == 1 and len(killed["untouched"]) == 2, killed
+    grades, by_cell = read_grades(out)
+    for student_id in ("good", "raises", "corrupt"):
+        assert by_cell.get(student_id) == batches["first"]["by_cell"].get(student_id), student_id
+        assert grades[student_id] == batches["first"]["grades"][student_id], student_id
+    good = json.loads((out / "results" / "good.json").read_text())
+    assert int(good["worker"].rsplit(":", 1)[1]) not in killed["good"]
+    untouched = json.loads((out / "results" / "untouched.json").read_text())
+    assert untouched["failed"] and grades["untouched"] == 0 and "killed two workers" in untouched["problem"]
+    assert "untouched" in stdout and "killed two workers" in stdout
+    leftover = subprocess.run(["pgrep", "-f", "nbgrader autograde"], capture_output=True, text=True)
+    assert leftover.stdout == "", "the killed workers' nbgrader runs must die with them"
+
+
+@pytest.mark.slow
+def test_an_interrupted_batch_resumes_without_grading_anything_twice(batches, tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) on a local cluster, then the same command."""
+    students = ["raises", "untouched", "deletes_cells", "edits_tests", "corrupt"]
+    folder = copy_submissions(batches, tmp_path / "submissions", students)
+    out = tmp_path / "out"
+    env = dict(os.environ, GRADING_SEED=str(batches["seed"]))
+    first = subprocess.Popen(
+        grade_command(folder, out, "--jobs", "2"),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 600
+    while len(list((out / "results").glob("*.json"))) < 2:
+        assert time.monotonic() < deadline and first.poll() is None, first.communicate()[0][-3000:]
+        time.sleep(0.5)
+    os.killpg(first.pid, signal.SIGINT)
+    stdout, _ = first.communicate(timeout=120)
+    assert first.returncode == 130, stdout[-3000:]
+    assert "run the same command again" in stdout
+    saved = {p.stem: p.read_bytes() for p in (out / "results").glob("*.json")}
+    assert 2 <= len(saved) < len(students), sorted(saved)
+    grades, _ = read_grades(out)
+    assert set(grades) == set(saved), "the tables hold what is graded, at any moment"
+
+    second = subprocess.run(
+        grade_command(folder, out, "--jobs", "2"), cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"{len(students) - len(saved)} to grade" in second.stdout and f"{len(saved)} already graded" in second.stdout
+    for student_id, content in saved.items():
+        assert (out / "results" / f"{student_id}.json").read_bytes() == content, f"{student_id} graded twice"
+    grades, by_cell = read_grades(out)
+    assert set(grades) == set(students)
+    assert by_cell == {s: batches["first"]["by_cell"][s] for s in students if s in batches["first"]["by_cell"]}
+    assert grades == {s: batches["first"]["grades"][s] for s in students}
+
+    third = subprocess.run(
+        grade_command(folder, out, "--jobs", "1", "--student", "corrupt"),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert third.returncode == 0 and "1 to grade" in third.stdout, third.stdout[-3000:]
+    regraded = {p.stem for p in (out / "results").glob("*.json") if p.read_bytes() != saved.get(p.stem)}
+    assert "corrupt" in regraded and regraded <= {"corrupt", *(set(students) - set(saved))}
+    leftover = subprocess.run(["pgrep", "-f", "nbgrader autograde"], capture_output=True, text=True)
+    assert leftover.stdout == "", "an interrupted batch leaves no grading behind"
