@@ -66,6 +66,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,7 @@ class GradingJob:
     timeout: float
     hide: tuple[str, ...] = ()  # this machine's submissions and results, covered where a worker shares them
     keep: bool = False
+    batch: str = ""  # the Dask topic a worker announces each start under (see grade_on_dask)
 
     def __repr__(self) -> str:
         return f"GradingJob({self.student_id!r}, {len(self.notebook)} bytes)"
@@ -575,6 +577,18 @@ def _scores(course: Path, student_id: str) -> dict:
         }
 
 
+def _announce_start(job: GradingJob) -> None:
+    """Tell the instructor's machine this submission's grading starts, when on a Dask worker."""
+    if not job.batch:
+        return
+    try:
+        from distributed import get_worker
+
+        get_worker().log_event(job.batch, {"student_id": job.student_id})
+    except (ImportError, ValueError):  # not on a Dask worker
+        pass
+
+
 def grade(job: GradingJob) -> dict:
     """Grade one submission in a fresh nbgrader course of its own: the task each worker runs.
 
@@ -585,6 +599,7 @@ def grade(job: GradingJob) -> dict:
     on the worker.
     """
     started = time.perf_counter()
+    _announce_start(job)
     grader = _grader_for(job)
     setup = time.perf_counter() - started
     attempt = Path(tempfile.mkdtemp(prefix="attempt-", dir=grader.workdir))
@@ -790,8 +805,12 @@ def grade_here(jobs: list[GradingJob], on_result: OnResult) -> None:
 def grade_on_dask(jobs: list[GradingJob], on_result: OnResult, *, scheduler: str | None, workers: int) -> None:
     """Grade on Dask: a local cluster of ``workers`` processes, or the one behind ``scheduler``.
 
-    No more tasks are in flight than the cluster has threads: a worker that dies is then blamed for
-    the one submission it was grading, not for others waiting in its queue.
+    When a worker dies, the scheduler grades its submission again elsewhere, and gives up on a
+    submission after its second dead worker (``KilledWorker``). The scheduler also blames the
+    submissions waiting on that worker, which never ran there: so each start is announced (an event
+    under the batch's topic), and only a submission that had started twice when its workers died is
+    reported as failed; the others are sent again. No more tasks are in flight than the cluster has
+    threads, so few wait.
     """
     import dask
     from distributed import Client, KilledWorker, LocalCluster, as_completed
@@ -814,6 +833,8 @@ def grade_on_dask(jobs: list[GradingJob], on_result: OnResult, *, scheduler: str
             )
             client = Client(cluster)
     queue, in_flight = list(jobs), {}
+    starts: Counter[str] = Counter()  # per student: gradings begun (their workers died, but for the last)
+    sent_again: Counter[str] = Counter()
     finished = as_completed()
     try:
         if scheduler:
@@ -823,6 +844,12 @@ def grade_on_dask(jobs: list[GradingJob], on_result: OnResult, *, scheduler: str
                     f"Note: this scheduler grades a submission again after up to {retries} worker deaths; "
                     "start it with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 to give up after the second."
                 )
+
+        def count_start(event: tuple[float, dict]) -> None:
+            starts[event[1]["student_id"]] += 1
+
+        if jobs:
+            client.subscribe_topic(jobs[0].batch, count_start)
 
         def submit_more() -> None:
             threads = max(1, sum(client.nthreads().values()))
@@ -838,7 +865,15 @@ def grade_on_dask(jobs: list[GradingJob], on_result: OnResult, *, scheduler: str
             try:
                 result = future.result()
             except KilledWorker as error:
-                result = failed(job, f"its grading killed two workers (killed, or out of memory): {error}")
+                if starts[job.student_id] < 2 and sent_again[job.student_id] < 3:
+                    sent_again[job.student_id] += 1
+                    queue.insert(0, job)  # blamed for a death while it waited: it never ran twice
+                    submit_more()
+                    continue
+                result = failed(
+                    job,
+                    f"its grading was stopped twice by the death of its worker (killed, or out of memory): {error}",
+                )
             except GraderUnavailable:
                 raise
             except Exception as error:
@@ -917,7 +952,7 @@ def autograde(
     previous_umask = os.umask(0o077)  # everything the grader writes stays the grader's
     try:
         results = Results(out, submissions, secret_forms(seed.value, hidden, public))
-        todo = []
+        todo, batch = [], f"autograde-{uuid.uuid4().hex}"
         for submission in submissions:
             if students and submission.student_id not in students:
                 continue
@@ -930,6 +965,7 @@ def autograde(
                 timeout,
                 hide=tuple(str(p.resolve()) for p in (folder, out)),
                 keep=keep,
+                batch=batch,
             )
             saved = results.saved.get(submission.student_id, {})
             if regrade or students or saved.get("fingerprint") != fingerprint(job):
