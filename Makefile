@@ -13,7 +13,7 @@ export MALLOC_ARENA_MAX ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab lab-instructor test lint bench bench-full bench-notebooks bench-claims readme book pretrain pretrain-unlabeled docs-images release autograde
+.PHONY: help install lab lab-instructor test lint bench bench-full bench-notebooks bench-claims bench-grading readme book pretrain pretrain-unlabeled docs-images release autograde grading-scheduler grading-worker
 .DEFAULT_GOAL := help
 
 help:
@@ -24,12 +24,16 @@ help:
 	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
 	@echo "make bench-notebooks - run every lecture notebook; print its time and peak memory"
 	@echo "make bench-claims - measure every lecture claim over 5 seeds (under an hour); writes the claims ledger"
+	@echo "make bench-grading - grade copies of the solution serially and on Dask (1, 2 workers); writes grading.json"
 	@echo "make book    - build the course as a static HTML book in build/book/ (Jupyter Book)"
 	@echo "make readme  - rewrite README's benchmark tables and numbers (docs/benchmarks/*.json) and Colab links"
 	@echo "make pretrain - rebuild the bundled base weights from scratch (under an hour on 2 cores)"
 	@echo "make pretrain-unlabeled - rebuild the base pretrained without labels (contrastive, as in SimCLR)"
 	@echo "make release  - regenerate exercises/ from solutions/ with nbgrader"
-	@echo "make autograde SUBMISSIONS=folder - grade every submitted notebook; writes graded/grades.csv"
+	@echo "make autograde SUBMISSIONS=folder - grade every submitted notebook, in parallel; writes graded/grades.csv"
+	@echo "               [JOBS=1] [SCHEDULER=tcp://host:8786] [STUDENT=id] [REGRADE=1]"
+	@echo "make grading-scheduler - start a Dask scheduler for grading on several machines (port 8786)"
+	@echo "make grading-worker SCHEDULER=tcp://host:8786 - grade on this machine for that scheduler (as root)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +72,9 @@ bench-notebooks: $(STAMP)
 bench-claims: $(STAMP)
 	$(RUN) $(BIN)/python -m benchmarks.claims
 
+bench-grading: $(STAMP)
+	$(RUN) $(BIN)/python -m benchmarks.grading
+
 readme: $(STAMP)
 	$(RUN) $(BIN)/python -m tools.readme
 
@@ -87,6 +94,21 @@ docs-images: $(STAMP)
 release: $(STAMP)
 	$(RUN) $(BIN)/nbgrader generate_assignment sunglasses_vs_hat --force
 
+# JOBS=1 grades in one process; SCHEDULER= grades on a Dask cluster; STUDENT= grades one student again.
 autograde: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make autograde SUBMISSIONS=path/to/folder"; exit 2; }
-	$(RUN) $(BIN)/python -m tools.autograde "$(SUBMISSIONS)" $(AUTOGRADE_ARGS)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make autograde SUBMISSIONS=path/to/folder [JOBS=n] [SCHEDULER=tcp://host:8786] [STUDENT=id] [REGRADE=1]"; exit 2; }
+	$(RUN) $(BIN)/python -m tools.autograde "$(SUBMISSIONS)" $(if $(JOBS),--jobs $(JOBS)) \
+	    $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REGRADE),--regrade) \
+	    $(AUTOGRADE_ARGS)
+
+# A class on several machines (README: "Grading a whole class"). The scheduler gives up on a submission
+# after its second dead worker; each machine runs as many one-thread workers as it has cores and
+# 1.3 GB of memory for (tools.autograde.local_workers), from this checkout (tasks import tools.autograde).
+grading-scheduler: $(STAMP)
+	DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 PYTHONPATH="$(CURDIR)" $(RUN) $(BIN)/dask scheduler $(DASK_ARGS)
+
+grading-worker: $(STAMP)
+	@test -n "$(SCHEDULER)" || { echo "usage: make grading-worker SCHEDULER=tcp://host:8786"; exit 2; }
+	PYTHONPATH="$(CURDIR)" $(RUN) $(BIN)/dask worker "$(SCHEDULER)" --nthreads 1 --memory-limit 0 --nanny \
+	    --nworkers $$(PYTHONPATH="$(CURDIR)" $(BIN)/python -c "from tools.autograde import local_workers; print(local_workers()[0])") \
+	    $(DASK_ARGS)

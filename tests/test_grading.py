@@ -560,6 +560,8 @@ class DaskCluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    if not ROOT_ON_LINUX or not shutil.which("bwrap"):
+        pytest.skip("grading needs bubblewrap, as root on Linux, here")
     running = DaskCluster(tmp_path_factory.mktemp("dask"))
     yield running
     running.close()
@@ -627,6 +629,17 @@ def test_the_seed_and_hidden_tests_never_reach_a_kernel_nor_a_feedback_page(batc
             assert "hidden_accuracy(" not in text and "changed_pretrained_layers(" not in text, page.name
         hunter = (batches[batch]["out"] / "feedback" / "hunts_secrets.html").read_text()
         assert "CANDIDATE SEEDS" in hunter and seed not in hunter and "HIDDEN TESTS FOUND False" in hunter, batch
+
+
+def test_a_local_cluster_has_a_worker_per_core_with_1_3_gb_each(monkeypatch):
+    import psutil
+
+    cores = len(os.sched_getaffinity(0))
+    for free_gb, expected in ((64, cores), (2.7, min(cores, 2)), (0.5, 1)):
+        memory = psutil.virtual_memory()._replace(available=int(free_gb * 2**30))
+        monkeypatch.setattr(psutil, "virtual_memory", lambda memory=memory: memory)
+        workers, why = autograde.local_workers()
+        assert workers == expected and f"{cores} cores" in why, (free_gb, workers, why)
 
 
 def test_the_seed_travels_to_workers_unseen():

@@ -483,7 +483,8 @@ def _grader_for(job: GradingJob) -> _Grader:
             _grader = None
             _remove_abandoned_workdirs()
             workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
-            atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+            if not job.keep:  # --keep: the courses stay for the instructor to inspect
+                atexit.register(shutil.rmtree, workdir, ignore_errors=True)
             hide = [workdir, ROOT / "solutions", ROOT / ".git", SEED_FILE, *map(Path, job.hide)]
             isolation = check_sandbox(workdir, hide)
             course, hidden = make_course(workdir, job.seed.value, submission_timeout=job.timeout)
@@ -1012,6 +1013,8 @@ def _grade_batch(
                 isolations.add(result["isolation"])
                 progress.write(f"Submissions run in a sandbox: {result['isolation']}.")
             note = f"   ({grade_.problem})" if grade_.problem else ""
+            if result.get("kept"):
+                note += f"   (its grading course: {result['kept']})"
             progress.write(
                 f"{grade_.student_id}: {grade_.score:g} / {grade_.max_score:g} in {grade_.seconds:.0f} s{note}"
             )

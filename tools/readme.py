@@ -279,6 +279,38 @@ def _unlabeled_card(root: Path, field: str) -> str:
     return percent(card[field])
 
 
+def _grading(root: Path) -> str:
+    record = load(root, "grading.json")
+    return table(
+        ["engine", "submissions", "wall s", "submissions per hour", "grading s (mean)", "outside the tasks, s each"],
+        (
+            [
+                run["engine"],
+                str(run["copies"]),
+                seconds(run["wall_s"]),
+                f"{run['submissions_per_hour']:.1f}",
+                seconds(run["grading_s_mean"]),
+                "" if run["outside_tasks_s_per_submission"] is None else f"{run['outside_tasks_s_per_submission']:.2f}",
+            ]
+            for run in record["runs"]
+        ),
+    )
+
+
+def _grading_projection(root: Path) -> str:
+    rows = load(root, "grading.json")["projection"]
+    return table(
+        ["workers (one per 2-core machine)", "submissions", "projected wall time"],
+        ([str(row["workers"]), str(row["submissions"]), f"{row['hours']:.1f} h"] for row in rows),
+    )
+
+
+def _grading_number(root: Path, field: str) -> str:
+    """A number of grading.json: ``engine_overhead_s_per_submission``, ``engine_overhead_percent``, ``speedup...``."""
+    value = load(root, "grading.json")[field]
+    return f"{value:+.2f}" if field.startswith("engine_overhead") else f"{value:.2f}"
+
+
 #: What each marker name renders, from the repository at ``root`` and the marker's ``key=value`` words.
 RENDERERS: dict[str, Callable[..., str]] = {
     "notebooks": readme_links,
@@ -293,6 +325,9 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "bench:base-card": _base_card,
     "bench:unlabeled-card": _unlabeled_card,
     "bench:claims": _claims,
+    "bench:grading": _grading,
+    "bench:grading-projection": _grading_projection,
+    "bench:grading-number": _grading_number,
 }
 
 
