@@ -40,7 +40,14 @@ def test_readme_is_what_make_readme_writes():
 
 
 def test_readme_has_the_benchmark_blocks():
-    for name in ("notebooks", "bench:ladder", "bench:ladder-by-n", "bench:notebooks", "bench:generator", "bench:grading"):
+    for name in (
+        "notebooks",
+        "bench:ladder",
+        "bench:ladder-by-n",
+        "bench:notebooks",
+        "bench:generator",
+        "bench:grading",
+    ):
         assert f"<!-- {name}:start" in README and f"<!-- {name}:end -->" in README, name
 
 
