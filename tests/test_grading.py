@@ -834,3 +834,49 @@ def test_an_interrupted_batch_resumes_without_grading_anything_twice(batches, tm
     assert "corrupt" in regraded and regraded <= {"corrupt", *(set(students) - set(saved))}
     leftover = subprocess.run(["pgrep", "-f", "nbgrader autograde"], capture_output=True, text=True)
     assert leftover.stdout == "", "an interrupted batch leaves no grading behind"
+
+
+def test_make_starts_a_grading_scheduler_and_workers_that_join_it(tmp_path):
+    """``make grading-scheduler`` and ``make grading-worker``, as README tells instructors to run them."""
+    scheduler_file = tmp_path / "scheduler.json"
+    started = []
+    try:
+        started.append(
+            subprocess.Popen(
+                ["make", "-s", "grading-scheduler"]
+                + [f"DASK_ARGS=--host 127.0.0.1 --port 0 --no-dashboard --scheduler-file {scheduler_file}"],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        deadline = time.monotonic() + 120
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.5)
+        address = json.loads(scheduler_file.read_text())["address"]
+        started.append(
+            subprocess.Popen(
+                ["make", "-s", "grading-worker", f"SCHEDULER={address}", "DASK_ARGS=--host 127.0.0.1 --no-dashboard"],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        from distributed import Client
+
+        expected, _ = autograde.local_workers()
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(expected, timeout=120)
+            assert set(client.nthreads().values()) == {1}, "one thread a worker: one grading at a time"
+            assert client.run_on_scheduler(autograde._allowed_failures) == 1
+            versions = client.run(lambda: __import__("tools.autograde").autograde.course_version())
+            assert set(versions.values()) == {autograde.course_version()}, "the workers grade this checkout"
+    finally:
+        for process in reversed(started):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+    usage = subprocess.run(["make", "-s", "grading-worker"], cwd=ROOT, capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage: make grading-worker SCHEDULER=" in usage.stdout
