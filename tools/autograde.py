@@ -541,8 +541,11 @@ def _autograde(course: Path, attempt: Path, grader: _Grader, job: GradingJob, nb
         # same for its workers (make bench-grading measured kernels on one OpenMP thread faster, too).
         "OMP_NUM_THREADS": "1",
     }
-    cell_timeout = job.cell_timeout
-    options = [f"--Execute.timeout={cell_timeout}", f"--TolerantExecute.timeout={cell_timeout}"] if cell_timeout else []
+    options = (
+        [f"--Execute.timeout={job.cell_timeout}", f"--TolerantExecute.timeout={job.cell_timeout}"]
+        if job.cell_timeout
+        else []
+    )
     # nbgrader's own deadline is the notebook's plus time for the hidden tests; this one is the last resort
     status = _nbgrader(
         course,
@@ -607,6 +610,7 @@ def grade(job: GradingJob) -> dict:
     grader = _grader_for(job)
     setup = time.perf_counter() - started
     attempt = Path(tempfile.mkdtemp(prefix="attempt-", dir=grader.workdir))
+    log = attempt / "log.txt"  # where _autograde and generate_feedback both write
     result = {
         "student_id": job.student_id,
         "score": 0.0,
@@ -624,14 +628,12 @@ def grade(job: GradingJob) -> dict:
             shutil.copytree(grader.course, course, symlinks=True)
             result["problem"] = _autograde(course, attempt, grader, job, nb)
             result.update(_scores(course, job.student_id))
-            log = attempt / "log.txt"
             _nbgrader(
                 course, "generate_feedback", ASSIGNMENT, f"--student={job.student_id}", "--force", env={}, log=log
             )
             page = course / "feedback" / job.student_id / ASSIGNMENT / f"{ASSIGNMENT}.html"
             if page.exists():
                 result["feedback"] = page.read_text(errors="replace")
-        log = attempt / "log.txt"
         result["log"] = log.read_bytes()[-MAX_LOG_BYTES:].decode(errors="replace") if log.exists() else ""
     finally:
         if job.keep:
