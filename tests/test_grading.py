@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import nbformat
@@ -117,6 +119,31 @@ def test_nbgrader_metadata_comes_back_from_the_release():
     assert "nbgrader" not in nb.cells[-1].metadata
 
 
+def test_nbgrader_metadata_of_any_json_type_is_dropped_or_restored():
+    release = nbformat.read(RELEASE, as_version=4)
+    nb = nbformat.read(RELEASE, as_version=4)
+    odd = [None, ["check-data"], 7, "check-data", {"grade_id": ["check-data"]}, {"grade_id": {"a": [1]}}]
+    for value in odd:
+        nb.cells.append(nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": value}))
+    nb.cells.append(nbformat.v4.new_code_cell("y = 1"))
+    nb.cells[-1]["metadata"] = ["not", "a", "table"]
+    changed = autograde.restore_metadata(nb, release)
+    assert len(changed) == len(odd) + 1, changed
+    assert all("nbgrader" not in c.metadata for c in nb.cells[-len(odd) - 1 :])
+    assert nb.cells[-1].metadata == {}
+
+
+def test_feedback_links_that_run_code_are_made_inert():
+    page = autograde.inert(
+        '<html><head></head><body><a href="javascript:alert(1)">a</a><a href=" jav&#x61;script:x">b</a>'
+        "<a href='vbscript:x'>c</a><a href=data:text/html,hi>d</a><a href=\"https://keras.io\">keras</a>"
+        '<img src="data:image/png;base64,iVBOR"></body></html>'
+    )
+    assert page.count('href="#"') == 4 and 'href="https://keras.io"' in page, page
+    assert 'src="data:image/png;base64,iVBOR"' in page
+    assert "javascript" not in page.lower() and "vbscript" not in page.lower()
+
+
 def test_feedback_tracebacks_keep_the_error_and_drop_the_code():
     test_cell = nbformat.v4.new_code_cell(
         "assert x", metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}}
@@ -171,6 +198,14 @@ def test_feedback_is_checked_for_the_seed_and_hidden_tests_in_every_encoding():
         hidden["check-head"].strip(),
     ):
         assert autograde.leaks(f"<pre>{encoded}</pre>", forms), encoded
+    for printed in (  # as a kernel's output shows on the page: escaped
+        hidden["check-head"].encode().hex(),
+        str(seed).encode().hex(),
+        repr(base64.b85encode(zlib.compress(hidden["check-head"].encode()))),
+        "x=" + base64.b85encode(b"ab" + str(seed).encode()).decode(),
+        base64.b64encode(zlib.compress(str(seed).encode())).decode(),
+    ):
+        assert autograde.leaks(f"<html><body><pre>{html.escape(printed)}</pre></body></html>", forms), printed
 
 
 def test_feedback_pages_get_a_policy_that_blocks_scripts():
@@ -223,6 +258,73 @@ def test_hidden_tests_judge_each_cell_on_its_own_hand_in(tmp_path, monkeypatch):
     assert verdicts["check-b"] == {"passed": False, "message": "not B"}
     assert "nothing was handed in by this cell" in verdicts["check-c"]["message"]
     assert verdicts["check-d"]["message"].startswith("TypeError")
+    assert "not callable" not in verdicts["check-d"]["message"], "only assertions of the tests keep their text"
+
+
+PARITY_MODEL = """
+def parity_model(model):  # answers by each photo's place in its batch: the hidden labels alternate
+    logits = model.output
+    position = keras.ops.cumsum(keras.ops.ones_like(logits[:, :1]), axis=0) - 1.0
+    odd = position - 2.0 * keras.ops.floor(position / 2.0)
+    return keras.Model(model.input, keras.ops.concatenate([1.0 - odd, odd], axis=1) * 10.0 + 0.0 * logits)
+"""
+OOV_MODEL = """
+def oov_model(model):  # raises on the hidden photos with three of their pixels in the message
+    x = model.input
+    code = x[:, 48, 48, 0] + 256.0 * x[:, 48, 48, 1] + 65536.0 * x[:, 48, 48, 2]
+    looked = keras.layers.IntegerLookup(vocabulary=[-7], num_oov_indices=0)(keras.ops.cast(code, "int64"))
+    return keras.Model(x, model.output + 0.0 * keras.ops.cast(looked, "float32")[:, None])
+"""
+
+
+def pixel_codes(images) -> set[str]:
+    """What :data:`OOV_MODEL` puts in its error message for ``images``."""
+    import numpy as np
+
+    centre = images[:, 48, 48].astype(np.int64)
+    return {str(v) for v in centre[:, 0] + 256 * centre[:, 1] + 65536 * centre[:, 2]}
+
+
+def test_the_hidden_set_is_scored_so_that_no_model_can_read_its_order(tmp_path):
+    """A model that answers by batch position scores 100% in order, and fails the grader's checks."""
+    import keras
+    import numpy as np
+
+    from helpers.models import load_base
+    from helpers.surgery import attach_head, freeze_base
+
+    namespace = {"keras": keras}
+    exec(PARITY_MODEL + OOV_MODEL, namespace)
+    model = freeze_base(attach_head(load_base("bundled"), 2))
+    checks = hidden_tests.Checks(seed=1234)
+    images, labels = checks.hidden_test_set(200)
+    parity = namespace["parity_model"](model)
+    in_order = np.argmax(np.concatenate([parity(images[i : i + 50]) for i in range(0, 200, 50)]), axis=1)
+    assert np.mean(in_order == labels) == 1.0, "the labels alternate: in order, position is the answer"
+    assert 0.3 < np.mean(np.argmax(checks.predict_logits(parity, images), axis=1) == labels) < 0.7
+    with pytest.raises(AssertionError, match="changes with the other photos of its batch"):
+        checks.hidden_accuracy(parity, 200)
+    assert checks.predict_logits(model, images) == pytest.approx(model.predict(images, verbose=0), abs=1e-4)
+    checks.judges_each_image_alone(model, images)  # an honest model passes
+
+    folder = tmp_path / "hand-in"
+    os.environ[hand_in_variable()] = str(folder)
+    try:
+        from helpers.hand_in import hand_in
+
+        hand_in("check-head", head_model=namespace["oov_model"](model))
+    finally:
+        del os.environ[hand_in_variable()]
+    verdict = hidden_tests.evaluate(folder, [("check-head", "hidden_accuracy(head_model, 200)")], seed=1234)
+    message = verdict["check-head"]["message"]
+    assert message.startswith("InvalidArgumentError raised while the grader checked"), message
+    assert not pixel_codes(images) & set(re.findall(r"[0-9]+", message)), message
+
+
+def hand_in_variable() -> str:
+    from helpers import hand_in
+
+    return hand_in.HAND_IN_VARIABLE
 
 
 @needs_sandbox

@@ -65,7 +65,9 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +93,9 @@ CONTENT_SECURITY_POLICY = (
 )
 MAX_FEEDBACK_BYTES = 10 << 20
 MAX_LOG_BYTES = 1 << 20
+#: The kernel's own standard output and error (tools/sandbox.py), appended to the log after the grader's lines.
+KERNEL_OUTPUT = "kernel-output.txt"
+MAX_KERNEL_OUTPUT_BYTES = 64 << 10
 #: Memory one local worker is given: the solved exercise peaks at 1.2 GB in its kernel
 #: (docs/benchmarks/notebooks.json), and nbgrader and the hidden tests run beside it.
 KERNEL_MEMORY = int(1.3 * 2**30)
@@ -252,6 +257,9 @@ def restore_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) 
 
     A cell whose grade_id the release does not have (or has already given out) loses its nbgrader
     metadata: a student cannot make an answer cell worth 100 points, nor a new graded cell.
+    Metadata of any other JSON type (``null``, a list, a number, a ``grade_id`` that is not a
+    string) is dropped the same way, and a cell whose whole ``metadata`` is not a table gets an
+    empty one.
     """
     released = {
         cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]
@@ -260,17 +268,20 @@ def restore_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) 
     }
     changed, seen = [], set()
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader")
-        if meta is None:
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = nbformat.NotebookNode()
+            changed.append("a cell's metadata (not a table)")
+        if "nbgrader" not in cell.metadata:
             continue
+        meta = cell.metadata["nbgrader"]
         grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
-        if grade_id in released and grade_id not in seen:
+        if isinstance(grade_id, str) and grade_id in released and grade_id not in seen:
             seen.add(grade_id)
             if meta != released[grade_id]:
-                changed.append(str(grade_id))
+                changed.append(grade_id)
                 cell.metadata["nbgrader"] = copy.deepcopy(released[grade_id])
         else:
-            changed.append(f"{grade_id!r} (not in the release)")
+            changed.append(f"{str(grade_id)[:64]!r} (not in the release)")
             del cell.metadata["nbgrader"]
     return changed
 
@@ -333,6 +344,8 @@ c.KernelManager.ip = os.environ.get("{sockets_variable}", "kernel-ipc")
 c.Autograde.autograde_preprocessors = [TolerantExecute, LimitOutput, BoundOutputs, HiddenVerdicts, IgnorePattern,
                                        ClearMetadataPreprocessor, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadata]
+# A deleted test cell comes back from the source (its hidden tests already taken out), as README promises.
+c.OverwriteCells.add_missing_cells = True
 # No ClearHiddenTests: the hidden tests never reach these notebooks, and a student's own "BEGIN HIDDEN
 # TESTS" comment would make it fail the whole page.
 c.GenerateFeedback.preprocessors = [GetGrades, BriefTracebacks, SanitizeHTML, CSSHTMLHeaderPreprocessor]
@@ -534,6 +547,7 @@ def _autograde(course: Path, attempt: Path, grader: _Grader, job: GradingJob, nb
         sandbox.HOME_VARIABLE: str(home),
         sandbox.HIDE_VARIABLE: os.pathsep.join(map(str, grader.hide)),
         sandbox.HAND_IN_VARIABLE: str(home / "hand-in"),
+        sandbox.OUTPUT_VARIABLE: str(run / KERNEL_OUTPUT),
         SOCKETS_VARIABLE: str(sockets / "kernel"),
         JOB_VARIABLE: str(handed_in),
         "JUPYTER_RUNTIME_DIR": str(runtime),
@@ -603,7 +617,9 @@ def grade(job: GradingJob) -> dict:
     (``grade_id -> [score, max_score]``), ``problem`` ('' if none), ``feedback`` (the page's HTML, or
     ``None``), ``log``, ``isolation``, ``worker``, ``seconds`` (grading) and ``setup_seconds`` (the
     worker's course, made for its first submission). Nothing of the submission is left
-    on the worker.
+    on the worker. Whatever goes wrong with a submission that parses as a notebook is that
+    submission's problem, with a result, a page and a log; only a grader that cannot grade at all
+    (:class:`GraderUnavailable`) raises.
     """
     started = time.perf_counter()
     _announce_start(job)
@@ -611,6 +627,8 @@ def grade(job: GradingJob) -> dict:
     setup = time.perf_counter() - started
     attempt = Path(tempfile.mkdtemp(prefix="attempt-", dir=grader.workdir))
     log = attempt / "log.txt"  # where _autograde and generate_feedback both write
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    log.write_text(f"Graded by {worker} ({job.student_id}, course version {job.version}, {time.ctime()})\n")
     result = {
         "student_id": job.student_id,
         "score": 0.0,
@@ -619,21 +637,19 @@ def grade(job: GradingJob) -> dict:
         "problem": "",
         "feedback": None,
         "isolation": grader.isolation,
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "worker": worker,
     }
     try:
         nb, result["problem"] = _readable_notebook(job.notebook)
         if nb is not None:
-            course = attempt / "course"
-            shutil.copytree(grader.course, course, symlinks=True)
-            result["problem"] = _autograde(course, attempt, grader, job, nb)
-            result.update(_scores(course, job.student_id))
-            _nbgrader(
-                course, "generate_feedback", ASSIGNMENT, f"--student={job.student_id}", "--force", env={}, log=log
-            )
-            page = course / "feedback" / job.student_id / ASSIGNMENT / f"{ASSIGNMENT}.html"
-            if page.exists():
-                result["feedback"] = page.read_text(errors="replace")
+            try:
+                result.update(_grade_notebook(attempt, grader, job, nb))
+            except Exception as error:  # a submission the grader could not handle: its problem, not the batch's
+                with open(log, "a") as out:
+                    out.write("".join(traceback.format_exception(error)))
+                result["problem"] = f"the grader could not grade this notebook ({type(error).__name__}; see the log)"
+            if result["feedback"] is None:
+                result["feedback"] = _problem_page(job.student_id, result["problem"])
         result["log"] = log.read_bytes()[-MAX_LOG_BYTES:].decode(errors="replace") if log.exists() else ""
     finally:
         if job.keep:
@@ -643,6 +659,34 @@ def grade(job: GradingJob) -> dict:
     result["seconds"] = round(time.perf_counter() - started - setup, 2)
     result["setup_seconds"] = round(setup, 2)  # this worker's grading course, made for its first submission
     return result
+
+
+def _grade_notebook(attempt: Path, grader: _Grader, job: GradingJob, nb: nbformat.NotebookNode) -> dict:
+    """Autograde ``nb`` in a copy of the grading course; its problem, scores and feedback page."""
+    log = attempt / "log.txt"
+    course = attempt / "course"
+    shutil.copytree(grader.course, course, symlinks=True)
+    graded = {"problem": _autograde(course, attempt, grader, job, nb), **_scores(course, job.student_id)}
+    output = attempt / "run" / KERNEL_OUTPUT
+    if output.exists() and output.stat().st_size:
+        with open(output, "rb") as kernel, open(log, "a") as out:
+            kernel.seek(max(0, output.stat().st_size - MAX_KERNEL_OUTPUT_BYTES))
+            out.write("\n--- written by the submission's kernel (its stdout and stderr), not by the grader ---\n")
+            out.write(kernel.read().decode(errors="replace") + "\n--- end of the kernel's output ---\n")
+    _nbgrader(course, "generate_feedback", ASSIGNMENT, f"--student={job.student_id}", "--force", env={}, log=log)
+    page = course / "feedback" / job.student_id / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    graded["feedback"] = page.read_text(errors="replace") if page.exists() else None
+    return graded
+
+
+def _problem_page(student_id: str, problem: str) -> str:
+    """A feedback page for a notebook nbgrader gave none for: what went wrong, in plain words."""
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback: {html.escape(student_id)}</title></head>"
+        f"<body><h1>{ASSIGNMENT}</h1><p>Your notebook could not be graded automatically: "
+        f"{html.escape(problem or 'nbgrader made no feedback for it')}. Your instructor has the details.</p>"
+        "</body></html>"
+    )
 
 
 def secret_forms(seed: int, hidden: dict[str, str], public: str = "") -> dict[str, str]:
@@ -670,13 +714,72 @@ def secret_forms(seed: int, hidden: dict[str, str], public: str = "") -> dict[st
 
 
 def leaks(page: str, forms: dict[str, str]) -> list[str]:
-    """What of the grader's secrets ``page`` holds (in its text or with HTML entities decoded)."""
-    texts = (page, html.unescape(page))
+    """What of the grader's secrets ``page`` holds: in its text, with HTML entities decoded, or encoded.
+
+    Runs of hex, base64 and base85 in the page are decoded, and what decodes is also inflated
+    (zlib, gzip or raw deflate): a submission that found a secret cannot print it hex- or
+    base85-encoded, compressed or not.
+    """
+    texts = [page, html.unescape(page), *_decoded(page)]
     return sorted({what for form, what in forms.items() if any(form in text for text in texts)})
 
 
+ENCODED_RUNS = (  # (pattern, decoder, characters a group of it encodes: where a run may start)
+    (re.compile(r"[0-9a-fA-F]{16,}"), bytes.fromhex, 2),
+    (re.compile(r"[A-Za-z0-9+/]{16,}"), base64.b64decode, 4),
+    (re.compile(r"[A-Za-z0-9_-]{16,}"), base64.urlsafe_b64decode, 4),
+    (re.compile(r"[0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]{15,}"), base64.b85decode, 5),
+)
+MAX_INFLATED_BYTES = 16 << 20
+
+
+def _decoded(text: str):
+    """The texts that runs of hex, base64 or base85 in ``text`` decode to, and their inflated forms.
+
+    Runs are read in the page's text between tags (base85's alphabet holds ``<`` and ``>``), from
+    each place a group could start (a run may begin with a character that only looks encoded).
+    """
+    nodes = [html.unescape(node) for node in re.findall(r">([^<]+)<", text)] or [text]
+    for pattern, decode, group in ENCODED_RUNS:
+        for run in (run for node in nodes for run in pattern.findall(node)):
+            for start in range(group):
+                part = run[start:]
+                part = part[: len(part) // group * group]
+                try:
+                    raw = decode(part)
+                except ValueError:
+                    continue
+                yield raw.decode("latin-1")
+                for wbits in (zlib.MAX_WBITS | 32, -zlib.MAX_WBITS):  # zlib or gzip header; raw deflate
+                    try:
+                        yield zlib.decompressobj(wbits).decompress(raw, MAX_INFLATED_BYTES).decode("latin-1")
+                    except zlib.error:
+                        pass
+
+
+ACTIVE_URL = re.compile(
+    r"""(\s(?:href|src|action|formaction|xlink:href|poster|background)\s*=\s*)("[^"]*"|'[^']*'|[^\s>]+)""",
+    re.IGNORECASE,
+)
+
+
+def _inert_url(match: re.Match) -> str:
+    """A link or source attribute, or ``"#"`` for a URL that runs code (javascript:, vbscript:, data:)."""
+    url = re.sub(r"[\x00-\x20]", "", html.unescape(match.group(2).strip("\"'"))).lower()
+    if url.startswith(("javascript:", "vbscript:")) or (
+        url.startswith("data:") and not re.match(r"data:image/(png|jpeg|gif|webp)[;,]", url)
+    ):
+        return f'{match.group(1)}"#"'
+    return match.group(0)
+
+
 def inert(page: str) -> str:
-    """A feedback page with a Content-Security-Policy that blocks every script, frame and remote load."""
+    """A feedback page with a Content-Security-Policy that blocks every script, frame and remote load.
+
+    Links to ``javascript:``, ``vbscript:`` and ``data:`` URLs (a student's markdown can write
+    them) become ``#``, so the page holds no live code even where the policy is not enforced.
+    """
+    page = ACTIVE_URL.sub(_inert_url, page)
     meta = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
     head = re.search(r"<head[^>]*>", page, re.IGNORECASE)
     return page[: head.end()] + meta + page[head.end() :] if head else meta + page

@@ -25,8 +25,10 @@ import json
 import math
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -40,6 +42,12 @@ MAX_INDEX_BYTES = 8 << 20
 MAX_FILE_BYTES = 64 << 20
 MAX_MESSAGE_CHARS = 500
 VERDICT_MARK = "HIDDEN-TEST-VERDICTS "
+HIDDEN_FILENAME = "<hidden tests of "
+INDEX = "values.json"  # helpers.hand_in.INDEX, which imports Keras: not imported here for one name
+#: The hidden test set is scored in batches of these sizes (drawn with the secret seed), in a secret order.
+BATCH_SIZES = (16, 64)
+#: How many hidden photos are scored alone and among others, to see that each is judged on its own.
+INDEPENDENCE_SAMPLE = 16
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
@@ -81,12 +89,27 @@ def split_hidden_tests(cells: list) -> dict[str, str]:
 # --- what the hidden tests run with (inside the confined checker) -------------------------------------
 
 
+class HandInRefused(ValueError):
+    """What a cell handed in cannot be read; the message is the grader's own words."""
+
+
 def _plain_file(path: Path, limit: int) -> Path:
     """``path`` if it is a regular file (not a link) of at most ``limit`` bytes."""
-    info = path.lstat()
-    if not path.is_file() or path.is_symlink() or info.st_size > limit:
-        raise ValueError(f"{path.name} is not a plain file of at most {limit >> 20} MB")
+    try:
+        info = path.lstat()
+    except OSError:
+        raise HandInRefused(f"{path.name[:64]} is missing") from None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        raise HandInRefused(f"{path.name[:64]} is not a plain file of at most {limit >> 20} MB")
     return path
+
+
+def plain_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder itself: not a link to one, nor anything else."""
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def load_hand_in(folder: Path) -> dict[str, Any]:
@@ -94,20 +117,35 @@ def load_hand_in(folder: Path) -> dict[str, Any]:
     import keras
     import numpy as np
 
-    index = json.loads(_plain_file(folder / "values.json", MAX_INDEX_BYTES).read_text())
+    if not plain_folder(folder):
+        raise HandInRefused(f"{folder.name[:64]} is not a folder written by hand_in")
+    try:
+        index = json.loads(_plain_file(folder / INDEX, MAX_INDEX_BYTES).read_text())
+    except ValueError as error:
+        raise HandInRefused(f"{INDEX} is not readable JSON") from error
     values = {}
+    if not isinstance(index, dict):
+        raise HandInRefused(f"{INDEX} is not a table of handed-in names")
     for name, entry in index.items():
         if not NAME.fullmatch(name) or not isinstance(entry, dict):
-            raise ValueError(f"{name!r} is not a name that can be handed in")
+            raise HandInRefused(f"{name[:64]!r} is not a name that can be handed in")
         kind = entry.get("kind")
         if kind in ("keras", "npy"):
-            file = str(entry.get("file", ""))
-            if file != f"{name}.{kind}":
-                raise ValueError(f"{name}: unexpected file {file!r}")
-            path = _plain_file(folder / file, MAX_FILE_BYTES)
-            values[name] = (
-                keras.saving.load_model(path, safe_mode=True) if kind == "keras" else np.load(path, allow_pickle=False)
-            )
+            if entry.get("file") != f"{name}.{kind}":
+                raise HandInRefused(f"{name}: not the file hand_in writes")
+            path = _plain_file(folder / f"{name}.{kind}", MAX_FILE_BYTES)
+            try:
+                values[name] = (
+                    keras.saving.load_model(path, safe_mode=True)
+                    if kind == "keras"
+                    else np.load(path, allow_pickle=False)
+                )
+            except Exception as error:  # the file's own text stays out of the feedback
+                print(f"loading {name}: {type(error).__name__}: {error}", file=sys.stderr)
+                raise HandInRefused(
+                    f"{name} could not be loaded safely ({type(error).__name__[:60]}); "
+                    "hand in what the exercise builds with hand_in(...)"
+                ) from None
         elif kind == "history":
             values[name] = SimpleNamespace(
                 history=dict(entry["value"]["history"]), params=dict(entry["value"]["params"])
@@ -115,7 +153,7 @@ def load_hand_in(folder: Path) -> dict[str, Any]:
         elif kind == "json":
             values[name] = entry.get("value")
         else:
-            raise ValueError(f"{name}: unknown kind {kind!r}")
+            raise HandInRefused(f"{name}: not a kind of value hand_in writes")
     return values
 
 
@@ -135,24 +173,57 @@ class Checks:
             self._hidden[n_images] = make_sunglasses_vs_hat(n_images, seed=self._seed)
         return self._hidden[n_images]
 
-    @staticmethod
-    def predict_logits(model, images, batch_size: int = 50):
-        """The model's outputs for ``images``, in inference mode, in small batches (bounded memory)."""
+    def predict_logits(self, model, images):
+        """The model's outputs for ``images``, in inference mode, scored in an order and in batches it cannot know.
+
+        The order and the batch sizes (:data:`BATCH_SIZES`) are drawn with the secret seed, so a
+        model that answers by an image's place in its batch, or in the set, learns nothing from it.
+        """
         import keras
         import numpy as np
 
-        return np.concatenate(
-            [
-                keras.ops.convert_to_numpy(model(images[i : i + batch_size], training=False))
-                for i in range(0, len(images), batch_size)
-            ]
+        rng = np.random.default_rng([self._seed, len(images), 1])
+        order = rng.permutation(len(images))
+        logits, start = None, 0
+        while start < len(images):
+            chunk = order[start : start + int(rng.integers(BATCH_SIZES[0], BATCH_SIZES[1] + 1))]
+            out = keras.ops.convert_to_numpy(model(images[chunk], training=False))
+            if logits is None:
+                logits = np.zeros((len(images), *out.shape[1:]), dtype=out.dtype)
+            logits[chunk] = out
+            start += len(chunk)
+        return logits
+
+    def judges_each_image_alone(self, model, images) -> None:
+        """Fail unless ``model`` gives a photo the same outputs alone and among other photos.
+
+        A model that reads the other photos of its batch (their order, their mean) could score by
+        what the batch holds instead of by the photo: :data:`INDEPENDENCE_SAMPLE` photos are
+        scored one by one and then together, in a shuffled batch, and must agree.
+        """
+        import keras
+        import numpy as np
+
+        rng = np.random.default_rng([self._seed, len(images), 2])
+        sample = images[rng.choice(len(images), INDEPENDENCE_SAMPLE, replace=False)]
+        alone = np.concatenate(
+            [keras.ops.convert_to_numpy(model(sample[i : i + 1], training=False)) for i in range(len(sample))]
         )
+        shuffle = rng.permutation(len(sample))
+        together = np.empty_like(alone)
+        together[shuffle] = keras.ops.convert_to_numpy(model(sample[shuffle], training=False))
+        if alone.shape != together.shape or not np.allclose(alone, together, rtol=1e-3, atol=1e-3):
+            raise AssertionError(
+                "the model's output for a photo changes with the other photos of its batch: "
+                "a classifier must judge each photo on its own"
+            )
 
     def hidden_accuracy(self, model, n_images: int = 1000) -> float:
-        """Accuracy of ``model`` on the hidden test set."""
+        """Accuracy of ``model`` on the hidden test set (a model that judges photos by their batch fails)."""
         import numpy as np
 
         images, labels = self.hidden_test_set(n_images)
+        self.judges_each_image_alone(model, images)
         return float(np.mean(np.argmax(self.predict_logits(model, images), axis=1) == labels))
 
     def bundled_base(self):
@@ -221,6 +292,7 @@ class Checks:
         names = (
             "hidden_test_set",
             "predict_logits",
+            "judges_each_image_alone",
             "hidden_accuracy",
             "bundled_base",
             "changed_pretrained_layers",
@@ -232,9 +304,29 @@ class Checks:
 
 
 def _message(error: BaseException) -> str:
-    text = str(error).strip() or "a hidden test failed"
-    text = text if isinstance(error, AssertionError) else f"{type(error).__name__}: {text}"
-    return text[:MAX_MESSAGE_CHARS]
+    """What the feedback says of a failed hidden test: the grader's own words only.
+
+    An assertion of the instructor's hidden tests or of :class:`Checks`, or a refusal of what was
+    handed in, keeps its message. Anything else was raised by (or through) the handed-in values:
+    a model can raise with the hidden photos' pixels in its message, so the feedback names the
+    error's type only, and its text goes to the instructor's log (the checker's standard error).
+    """
+    if isinstance(error, HandInRefused) or (isinstance(error, AssertionError) and _raised_by_grader(error)):
+        return (str(error).strip() or "a hidden test failed")[:MAX_MESSAGE_CHARS]
+    print("".join(traceback.format_exception(error))[-4000:], file=sys.stderr)
+    return (
+        f"{type(error).__name__[:60]} raised while the grader checked what this cell handed in "
+        "(your instructor's log has the details)"
+    )
+
+
+def _raised_by_grader(error: BaseException) -> bool:
+    """Whether ``error`` was raised by a hidden test's own code or by this module (not from a handed-in value)."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    filename = frame.tb_frame.f_code.co_filename if frame is not None else ""
+    return filename.startswith(HIDDEN_FILENAME) or filename == __file__
 
 
 def evaluate(hand_in_dir: Path, tests: list[tuple[str, str]], seed: int) -> dict[str, dict]:
@@ -244,7 +336,7 @@ def evaluate(hand_in_dir: Path, tests: list[tuple[str, str]], seed: int) -> dict
     verdicts = {}
     for grade_id, code in tests:
         folder = hand_in_dir / grade_id
-        if not (folder / "values.json").is_file():
+        if not (folder / INDEX).exists():
             verdicts[grade_id] = {
                 "passed": False,
                 "message": "nothing was handed in by this cell: it did not run "
@@ -254,7 +346,7 @@ def evaluate(hand_in_dir: Path, tests: list[tuple[str, str]], seed: int) -> dict
         try:
             values.update(load_hand_in(folder))
             namespace = {**values, **checks.namespace()}
-            exec(compile(code, f"<hidden tests of {grade_id}>", "exec"), namespace)  # the instructor's code
+            exec(compile(code, f"{HIDDEN_FILENAME}{grade_id}>", "exec"), namespace)  # the instructor's code
             verdicts[grade_id] = {"passed": True, "message": ""}
         except Exception as error:  # any failure of a hidden test is that cell's verdict, not a crash
             verdicts[grade_id] = {"passed": False, "message": _message(error)}
@@ -282,9 +374,11 @@ def run_outside(
     ``python -I`` (no current folder, user site or ``PYTHON*`` variables on ``sys.path``), as the
     sandbox user, seeing the handed-in values read-only and nothing else of the submission.
     """
+    if hand_in_dir.is_symlink() or (hand_in_dir.exists() and not plain_folder(hand_in_dir)):
+        return _every_cell_failed(tests, "the hand-in folder was replaced by a link or a file: refused"), ""
     home = sandbox.make_home(scratch / "checker-home")
     try:
-        readable = (sandbox.ROOT / "tools", hand_in_dir) if hand_in_dir.is_dir() else (sandbox.ROOT / "tools",)
+        readable = (sandbox.ROOT / "tools", hand_in_dir) if plain_folder(hand_in_dir) else (sandbox.ROOT / "tools",)
         command, _ = sandbox.confined([sys.executable, "-I", "-c", BOOT], home=home, readable=readable)
         job = json.dumps({"hand_in": str(hand_in_dir), "tests": tests, "seed": seed})
         done = subprocess.run(command, input=job, capture_output=True, text=True, timeout=timeout)

@@ -1,4 +1,4 @@
-"""Run a submission's code confined by bubblewrap: its own home, namespaces and user, no network.
+"""Run a submission's code confined by bubblewrap: only what it needs visible, its own home, no network.
 
 nbgrader runs each submission's code with the rights of whoever grades, so every grading kernel
 and every outside check (tools/hidden_tests.py) starts through :func:`confined`. It builds a
@@ -6,25 +6,29 @@ and every outside check (tools/hidden_tests.py) starts through :func:`confined`.
 command line, chosen over hand-made namespace code because it is small, audited and packaged
 everywhere (``apt-get install bubblewrap``):
 
-- the whole file system read-only, with ``/tmp``, the grader's and everyone's homes, the course
-  repository (but its ``helpers`` package), the submissions, ``graded/`` and every path the grader
-  names covered by empty folders; the Python installation stays visible;
+- an **allow-list** of files: a fresh, empty root into which only what a Python kernel needs is
+  bound read-only (the system's programs, libraries and configuration: :data:`SYSTEM_PATHS`;
+  the Python installation and its virtual environment; the course's ``helpers`` package), so no
+  other file of the machine is visible, wherever copies of the course or the grader's files lie;
 - one writable folder, the submission's own fresh home (plus, for a kernel, the folder of its
-  connection sockets);
+  connection sockets), and a private ``/tmp``;
 - its own PID namespace (nothing it starts outlives it: when the kernel ends, every process it
   left is killed), no network at all (the kernel talks to nbgrader over Unix sockets), its own
-  IPC and host name, ``--die-with-parent``;
+  IPC and host name; it dies with the process that started it (``setpriv --pdeathsig`` on the
+  outside, ``--die-with-parent`` inside), and inherits none of its file descriptors;
 - run as root, an unprivileged user (``nobody`` unless ``COURSE_SANDBOX_USER`` says otherwise),
-  with no new privileges; run as anyone else, a user namespace (the files are covered the same
-  way, and the code runs with your own uid);
+  with no new privileges; run as anyone else, a user namespace (the same allow-list, and the code
+  runs with your own uid);
 - a clean environment, and a limit on the size of the files it writes.
 
     python tools/sandbox.py kernel -f CONNECTION_FILE    # argv of the grading kernelspec
     python tools/sandbox.py probe [PATH ...]             # JSON: what can confined code read?
 
 The grader configures a kernel through its environment: ``COURSE_SANDBOX_HOME`` (the private
-home, made by the grader), ``COURSE_SANDBOX_HIDE`` (more paths to cover, ``os.pathsep``
-separated) and ``COURSE_HAND_IN_DIR`` (where ``helpers.hand_in`` saves, inside the home).
+home, made by the grader), ``COURSE_SANDBOX_HIDE`` (paths to cover even inside the allowed ones,
+``os.pathsep`` separated), ``COURSE_KERNEL_OUTPUT`` (the file that receives the kernel's own
+standard output and error) and ``COURSE_HAND_IN_DIR`` (where ``helpers.hand_in`` saves, inside
+the home).
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ import resource
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME_VARIABLE = "COURSE_SANDBOX_HOME"
 HIDE_VARIABLE = "COURSE_SANDBOX_HIDE"
 USER_VARIABLE = "COURSE_SANDBOX_USER"
+OUTPUT_VARIABLE = "COURSE_KERNEL_OUTPUT"
 HAND_IN_VARIABLE = "COURSE_HAND_IN_DIR"
 KEPT_VARIABLES = (
     "PATH",
@@ -53,6 +60,24 @@ KEPT_VARIABLES = (
     "MALLOC_ARENA_MAX",
     HAND_IN_VARIABLE,
 )
+#: The system folders every confined process sees, read-only: programs, shared libraries, their
+#: configuration (``/etc``: the dynamic linker's cache, users, fonts, time zones) and shared data
+#: (fonts, zoneinfo). ``/usr/local`` and ``/usr/src`` are not among them: only the Python
+#: installation's own folders are bound from there (:func:`python_paths`).
+SYSTEM_PATHS = (
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/lib",
+    "/usr/lib32",
+    "/usr/lib64",
+    "/usr/libx32",
+    "/usr/libexec",
+    "/usr/share",
+    "/etc",
+    "/sys",  # the CPU's description (OpenBLAS, TensorFlow), read-only
+)
+#: Top-level names that are links into /usr on merged-/usr systems (folders of their own elsewhere).
+TOP_LEVEL = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 MAX_FILE_BYTES = 1 << 30
 TMP_BYTES = 512 << 20
 
@@ -73,22 +98,35 @@ def sandbox_user() -> pwd.struct_passwd:
         ) from None
 
 
-def needed_paths() -> list[Path]:
-    """What confined code must still reach: the Python installation and the ``helpers`` package."""
+def python_paths() -> list[Path]:
+    """The folders of this Python that confined code must read: its library, packages, programs, ``helpers``.
+
+    Taken from ``sysconfig`` (the standard library, site-packages, the scripts folder), the real
+    interpreter's folder (a virtual environment's ``python`` is a link to it), the shared
+    ``libpython`` where there is one, a virtual environment's ``pyvenv.cfg``, and the course's
+    ``helpers`` package (installed in editable mode, it lives in the checkout, the rest of which
+    stays out of sight).
+    """
     import helpers
 
-    return sorted(
-        {Path(p).resolve() for p in (sys.base_prefix, sys.prefix)} | {Path(helpers.__file__).resolve().parent}
-    )
+    paths = {Path(sysconfig.get_paths()[name]) for name in ("stdlib", "platstdlib", "purelib", "platlib", "scripts")}
+    paths.add(Path(sys.executable).resolve().parent)
+    if sysconfig.get_config_var("Py_ENABLE_SHARED") and sysconfig.get_config_var("LIBDIR"):
+        paths.add(Path(sysconfig.get_config_var("LIBDIR")))
+    if sys.prefix != sys.base_prefix:
+        paths.add(Path(sys.prefix) / "pyvenv.cfg")
+    paths.add(Path(helpers.__file__).parent)
+    return _outermost(p.resolve() for p in paths if p.exists())
 
 
-def covered_paths(extra: list[Path]) -> list[Path]:
-    """What confined code must not see: the places secrets or other people's files live."""
-    homes = {Path(pwd.getpwuid(uid).pw_dir) for uid in {0, os.geteuid()}}
-    usual = [Path(p) for p in ("/tmp", "/var/tmp", "/home", "/root", "/srv", "/mnt", "/media", "/run/user")]
-    return sorted(
-        {p.resolve() for p in [*usual, *homes, ROOT, *extra] if p.exists()}, key=lambda p: (len(p.parts), str(p))
-    )
+def _outermost(paths) -> list[Path]:
+    """``paths`` without those inside another of them, shortest first (bwrap binds parents first)."""
+    unique = sorted(set(paths), key=lambda p: (len(p.parts), str(p)))
+    kept: list[Path] = []
+    for path in unique:
+        if not any(path.is_relative_to(outer) for outer in kept):
+            kept.append(path)
+    return kept
 
 
 def sandbox_environment(home: Path) -> dict[str, str]:
@@ -127,9 +165,10 @@ def confined(
     home : Path
         The one folder the code may write (besides ``writable``); its working folder.
     writable, readable : tuples of Path
-        More folders to bind, writable or read-only, visible even inside covered ones.
+        More folders to bind, writable or read-only (everything else of the machine stays unseen
+        but for :data:`SYSTEM_PATHS` and :func:`python_paths`).
     hide : tuple of Path
-        More paths to cover.
+        Paths to cover where an allowed path holds them.
     env : dict, optional
         The environment; :func:`sandbox_environment` of ``home`` by default.
 
@@ -145,35 +184,29 @@ def confined(
             "(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) "
             "or grade in a throwaway container (README: 'Grading safely')."
         )
-    # a private /dev/shm: Python's multiprocessing keeps its semaphores there
-    args = [
-        bwrap,
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--perms",
-        "1777",
-        "--size",
-        str(TMP_BYTES),
-        "--tmpfs",
-        "/dev/shm",
-    ]
-    covered = covered_paths(list(hide))
-    for path in covered:
-        if path == Path("/tmp"):
-            args += ["--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
-        elif path.is_dir():
-            args += ["--tmpfs", str(path)]
-        else:
-            args += ["--ro-bind", "/dev/null", str(path)]
-    for path in sorted({p.resolve() for p in [*needed_paths(), *readable]}, key=lambda p: len(p.parts)):
-        args += [*_mount_points(path, covered), "--ro-bind", str(path), str(path)]
+    # An empty root (bwrap's default: a tmpfs) with only the allowed paths bound into it; a private
+    # /tmp, and a private /dev/shm (Python's multiprocessing keeps its semaphores there).
+    args = [*_dies_with_parent(), bwrap, "--dev", "/dev", "--proc", "/proc"]
+    for name in ("/tmp", "/dev/shm"):
+        args += ["--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", name]
+    for name in TOP_LEVEL:
+        path = Path(name)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), name]
+    allowed = _outermost(
+        [Path(p) for p in SYSTEM_PATHS if Path(p).is_dir()]
+        + [Path(p).resolve() for p in TOP_LEVEL if Path(p).is_dir() and not Path(p).is_symlink()]
+        + python_paths()
+        + [p.resolve() for p in readable]
+    )
+    made: set[Path] = set()
+    for path in allowed:
+        args += [*_parents(path, allowed, made), "--ro-bind", str(path), str(path)]
+    for path in sorted({p.resolve() for p in hide}):
+        if any(path.is_relative_to(a) for a in allowed):  # covered even where an allowed path holds it
+            args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     for path in (home, *writable):
-        args += [*_mount_points(path, covered), "--bind", str(path), str(path)]
+        args += [*_parents(path.resolve(), allowed, made), "--bind", str(path), str(path)]
     args += [
         "--unshare-pid",
         "--unshare-net",
@@ -198,22 +231,32 @@ def confined(
             "--no-new-privs",
             "--",
         ]
-        isolation = f"bubblewrap, user {user.pw_name}, own PID and network namespaces, grader's files covered"
+        isolation = f"bubblewrap, user {user.pw_name}, own PID and network namespaces, only allowed paths visible"
     else:
         args += ["--unshare-user", "--"]
-        isolation = "bubblewrap, your own uid in a user namespace, own PID and network namespaces, files covered"
+        isolation = "bubblewrap, your own uid in a user namespace, own PID and network namespaces, allowed paths only"
     return [*args, *command], isolation
 
 
-def _mount_points(target: Path, covered: list[Path]) -> list[str]:
-    """bwrap arguments that make the folders above ``target`` inside a cover passable (bwrap makes them 0700)."""
-    cover = max(
-        (c for c in covered if target.is_relative_to(c) and c != target), key=lambda c: len(c.parts), default=None
-    )
-    if cover is None:
-        return []
-    between = [p for p in reversed(target.parents) if p.is_relative_to(cover) and p != cover]
-    return [arg for p in between for arg in ("--perms", "0755", "--dir", str(p))]
+def _dies_with_parent() -> list[str]:
+    """A prefix that kills bwrap when whatever started it dies, even by SIGKILL.
+
+    bwrap's ``--die-with-parent`` ties the sandbox to bwrap only; this ties bwrap to its starter
+    (``PR_SET_PDEATHSIG`` survives ``exec``), so a grader killed mid-run leaves no kernel behind.
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv and sys.platform.startswith("linux") else []
+
+
+def _parents(target: Path, allowed: list[Path], made: set[Path]) -> list[str]:
+    """bwrap arguments that make the folders above ``target`` in the empty root, passable by anyone."""
+    args = []
+    for parent in reversed(target.parents):
+        if parent == Path("/") or parent in made or any(parent.is_relative_to(a) for a in allowed):
+            continue
+        made.add(parent)
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return args
 
 
 def _give_to_sandbox_user(path: Path) -> None:
@@ -239,7 +282,13 @@ def _hidden_from_environment() -> tuple[Path, ...]:
 
 
 def start_kernel(argv: list[str]) -> None:
-    """Replace this process by a confined IPython kernel; ``argv`` holds ``-f CONNECTION_FILE``."""
+    """Replace this process by a confined IPython kernel; ``argv`` holds ``-f CONNECTION_FILE``.
+
+    The kernel keeps none of the grader's open files: its standard input is ``/dev/null``, its
+    standard output and error go to ``$COURSE_KERNEL_OUTPUT`` (a file of its own, which the grader
+    appends to the instructor's log, marked as the submission's), and every other descriptor is
+    closed, so it can neither read nor rewrite the grader's log, gradebook or sockets.
+    """
     if "-f" not in argv:
         raise SystemExit(__doc__)
     home = Path(os.environ[HOME_VARIABLE])
@@ -261,7 +310,18 @@ def start_kernel(argv: list[str]) -> None:
         hide=_hidden_from_environment(),
     )
     _limit_file_size()
+    _only_own_descriptors(os.environ.get(OUTPUT_VARIABLE, os.devnull))
     os.execv(command[0], command)
+
+
+def _only_own_descriptors(output: str) -> None:
+    """Standard input from ``/dev/null``, output and error to ``output``, every other descriptor closed."""
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    out = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(stdin, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
 PROBE = """
@@ -280,24 +340,51 @@ print(json.dumps({"uid": os.getuid(), "pid": os.getpid(), "readable": [p for p i
 
 
 def probe(paths: list[str], *, scratch: Path, hide: tuple[Path, ...] = ()) -> dict:
-    """Run a confined Python that reports which of ``paths`` it can read, its uid and pid, and its isolation."""
+    """Run a confined Python that reports which of ``paths`` it can read, its uid and pid, and its isolation.
+
+    It also tries markers planted for the occasion outside the allowed paths, readable by anyone
+    (beside the course's checkout, as a stray copy of the course would be, and in ``/opt``,
+    ``/srv``, ``/var/tmp`` and the temporary folder): ``readable`` names any it could read.
+    """
     home = make_home(scratch / "probe-home")
+    markers = _plant_markers()
     try:
-        command, isolation = confined([sys.executable, "-c", PROBE, *paths], home=home, hide=hide)
+        command, isolation = confined([sys.executable, "-c", PROBE, *paths, *map(str, markers)], home=home, hide=hide)
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+        for marker in markers:
+            shutil.rmtree(marker.parent, ignore_errors=True)
     if done.returncode != 0:
         raise SandboxUnavailable(f"confined Python failed to start (exit {done.returncode}):\n{done.stderr[-1500:]}")
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "isolation": isolation}
+    if not markers:
+        raise SandboxUnavailable("could not plant a marker file outside the sandbox's allowed paths to test it")
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "isolation": isolation, "markers": len(markers)}
+
+
+MARKER_PLACES = (ROOT.parent, Path("/opt"), Path("/srv"), Path("/var/tmp"), Path("/tmp"))
+
+
+def _plant_markers() -> list[Path]:
+    """World-readable files in places outside the allowed paths (where this process may write)."""
+    markers = []
+    for place in MARKER_PLACES:
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=".course-sandbox-marker-", dir=place))
+        except OSError:
+            continue
+        folder.chmod(0o755)
+        marker = folder / "marker"
+        marker.write_text("a confined process must not read this\n")
+        marker.chmod(0o644)
+        markers.append(marker)
+    return markers
 
 
 def main(argv: list[str]) -> None:
     if argv[:1] == ["kernel"]:
         start_kernel(argv[1:])
     elif argv[:1] == ["probe"]:
-        import tempfile
-
         scratch = Path(tempfile.mkdtemp(prefix="probe-"))
         try:
             print(json.dumps(probe(argv[1:], scratch=scratch, hide=_hidden_from_environment())))
