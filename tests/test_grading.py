@@ -133,6 +133,19 @@ def test_nbgrader_metadata_of_any_json_type_is_dropped_or_restored():
     assert nb.cells[-1].metadata == {}
 
 
+def test_deleted_test_cells_come_back_where_they_were():
+    release = nbformat.read(RELEASE, as_version=4)
+    nb = nbformat.read(RELEASE, as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    nb.cells = [
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in ("check-data", "check-tune")
+    ]
+    changed = autograde.restore_metadata(nb, release)
+    assert changed == ["check-data (deleted: restored)", "check-tune (deleted: restored)"]
+    assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells] == ids
+    assert _cell(nb, "check-data").source == _cell(release, "check-data").source
+
+
 def test_feedback_links_that_run_code_are_made_inert():
     page = autograde.inert(
         '<html><head></head><body><a href="javascript:alert(1)">a</a><a href=" jav&#x61;script:x">b</a>'
@@ -450,6 +463,23 @@ found = sorted({n for t in texts for n in re.findall(r"(?<![0-9])[0-9]{10}(?![0-
 print("CANDIDATE SEEDS", found, [n[::-1] for n in found], [base64.b64encode(n.encode()).decode() for n in found])
 markers = ["hidden_" + "accuracy(", "changed_pretrained_" + "layers("]  # not spelled out: its own source is searched
 print("HIDDEN TESTS FOUND", any(marker in t for t in texts for marker in markers))
+import zlib
+stray = []  # any notebook or seed file the kernel can see, wherever an instructor keeps a copy of the course
+for top, folders, files in os.walk("/"):
+    folders[:] = [f for f in folders if os.path.join(top, f) not in ("/proc", "/sys", "/dev")]
+    for name in files:
+        if name.endswith(".ipynb") or name == ".grading_seed":
+            try:
+                with open(os.path.join(top, name), "rb") as f:
+                    text = f.read(2_000_000).decode("latin-1")
+            except OSError:
+                continue
+            lines = [line for line in text.splitlines() if any(m in line for m in markers) or name == ".grading_seed"]
+            if lines:
+                stray.append(os.path.join(top, name))
+                secret = "\\n".join(lines).encode()
+                print("STRAY", secret.hex()[:3000], base64.b85encode(zlib.compress(secret)).decode()[:3000])
+print("STRAY COPIES FOUND", len(stray))
 """
 DIE = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
 HANG = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(1)"
@@ -475,6 +505,79 @@ print("z" * 20_000_000)
 display(HTML("<script>document.title = 'pwned'; window.pwned = true;</script><b id='bold'>bold</b>"))
 """
 REFLECTION_XSS = "<img src=x onerror=\"window.pwned = true; document.title = 'pwned'\"> More parameters overfit."
+
+
+#: What a submission that learned nothing can earn: check-data, check-quiz, check-model and check-predict.
+CHEAT_MOST = 6
+FAKE_HISTORY = """
+{name} = keras.callbacks.History()
+{name}.history = {{"loss": [0.1], "accuracy": [0.99], "val_loss": [0.1], "val_accuracy": [0.99]}}
+{name}.params = {{"verbose": 0, "epochs": 1, "steps": len(train_ds)}}
+"""
+
+
+def cheater():
+    """No fit at all. The head handed in raises on the hidden photos with their pixels in its error
+    message; the "fine-tuned" model answers by each photo's place in its batch (the hidden labels alternate)."""
+    compile_ = (
+        "model.compile(keras.optimizers.Adam({rate}), keras.losses.SparseCategoricalCrossentropy(from_logits=True),"
+        " metrics=['accuracy'])\n"
+    )
+    nb = _replace(
+        solution(),
+        "train-head",
+        "history_head = model.fit(train_ds, validation_data=val_ds, epochs=8, verbose=0)",
+        FAKE_HISTORY.format(name="history_head")
+        + PARITY_MODEL
+        + OOV_MODEL
+        + "head = model\nmodel = oov_model(head)\n"
+        + compile_.format(rate="HEAD_LR"),
+    )
+    _replace(nb, "train-head", "head_accuracy = model.evaluate(val_ds, verbose=0)[1]", "head_accuracy = 0.99")
+    _replace(
+        nb,
+        "fine-tune",
+        """unfreeze_last(model, 3, learning_rate=FINE_TUNE_LR)
+history_tune = model.fit(train_ds, validation_data=val_ds, epochs=15, verbose=0,
+                         callbacks=[best_epoch_stopping(patience=5)])""",
+        FAKE_HISTORY.format(name="history_tune")
+        + "model = parity_model(head)\n"
+        + compile_.format(rate="FINE_TUNE_LR")
+        + "unfreeze_last(model, 3, learning_rate=FINE_TUNE_LR)",
+    )
+    return _replace(nb, "fine-tune", "tuned_accuracy = model.evaluate(val_ds, verbose=0)[1]", "tuned_accuracy = 0.99")
+
+
+FORGE_LOG = """
+import os, stat
+for fd in range(256):  # every file this kernel holds open: truncate it and write a forged grade first
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.ftruncate(fd, 0)
+            os.write(fd, b"FORGED by the submission: 14 / 14\\n")
+    except OSError:
+        pass
+"""
+LINK_HAND_IN = """
+import os, helpers
+os.symlink(os.path.dirname(os.path.dirname(helpers.__file__)), os.environ["COURSE_HAND_IN_DIR"])
+"""
+
+
+def messy_but_right():
+    """The solution with odd nbgrader metadata (null, a list as grade_id), a deleted test cell, a
+    cell that rewrites every file the kernel holds open, and a javascript: link in markdown."""
+    nb = _with_cells(solution(), "settings", FORGE_LOG)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "check-data"]
+    index = nb.cells.index(_cell(nb, "quiz"))
+    nb.cells[index:index] = [
+        nbformat.v4.new_code_cell("n_null = 1", metadata={"nbgrader": None}),
+        nbformat.v4.new_code_cell(
+            "n_list = 2", metadata={"nbgrader": {"grade": True, "grade_id": ["check-quiz"], "points": 9}}
+        ),
+        nbformat.v4.new_markdown_cell("[Click for the answers](javascript:alert(document.domain))"),
+    ]
+    return nb
 
 
 def adversarial_batch(folder: Path) -> dict[str, float]:
@@ -526,6 +629,10 @@ def adversarial_batch(folder: Path) -> dict[str, float]:
     deleted = release()
     deleted.cells = [c for c in deleted.cells if not c.metadata.get("nbgrader", {}).get("grade")]
     expect("deletes_cells", deleted, 0)
+    expect("cheats_without_learning", cheater(), CHEAT_MOST)
+    expect("messy_but_right", messy_but_right(), FULL)
+    links = _with_cells(release(), "settings", LINK_HAND_IN)
+    expect("links_hand_in", links, 0)
     (folder / "corrupt.ipynb").write_text("{ not json")
     expected["corrupt"] = 0
     (folder / "linked.ipynb").symlink_to(SOURCE)  # refused: never graded, so never shown
@@ -669,6 +776,22 @@ def cluster(tmp_path_factory):
     running.close()
 
 
+def plant_stray_copies(seed: int) -> list[Path]:
+    """Copies of the course (its solutions and the seed) where instructors keep them, readable by anyone.
+
+    One beside this checkout (another clone), one in /opt: no deny-list of covered places knows them.
+    """
+    copies = []
+    for place in (ROOT.parent, Path("/opt")):
+        copy = Path(tempfile.mkdtemp(prefix="stray-course-", dir=place))
+        shutil.copytree(ROOT / "solutions", copy / "solutions")
+        (copy / ".grading_seed").write_text(f"{seed}\n")
+        for path in [copy, *copy.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        copies.append(copy)
+    return copies
+
+
 @pytest.fixture(scope="module")
 def batches(tmp_path_factory, cluster):
     if not ROOT_ON_LINUX or not shutil.which("bwrap"):
@@ -676,8 +799,13 @@ def batches(tmp_path_factory, cluster):
     folder = tmp_path_factory.mktemp("submissions")
     expected = adversarial_batch(folder)
     seed = secrets.randbelow(10**9) + 10**9
-    first = grade(folder, seed, "--jobs", "1")
-    second = grade(folder, seed, "--scheduler", cluster.address)
+    copies = plant_stray_copies(seed)
+    try:
+        first = grade(folder, seed, "--jobs", "1")
+        second = grade(folder, seed, "--scheduler", cluster.address)
+    finally:
+        for copy in copies:
+            shutil.rmtree(copy)
     yield {"expected": expected, "first": first, "second": second, "seed": seed, "folder": folder}
     for batch in (first, second):
         shutil.rmtree(batch["out"], ignore_errors=True)
@@ -731,6 +859,41 @@ def test_the_seed_and_hidden_tests_never_reach_a_kernel_nor_a_feedback_page(batc
             assert "hidden_accuracy(" not in text and "changed_pretrained_layers(" not in text, page.name
         hunter = (batches[batch]["out"] / "feedback" / "hunts_secrets.html").read_text()
         assert "CANDIDATE SEEDS" in hunter and seed not in hunter and "HIDDEN TESTS FOUND False" in hunter, batch
+        assert "STRAY COPIES FOUND 0" in hunter, "copies of the course outside the checkout stay out of sight"
+
+
+@pytest.mark.slow
+def test_a_model_that_learned_nothing_earns_nothing_and_its_errors_carry_no_hidden_pixels(batches):
+    from helpers.tasks import make_sunglasses_vs_hat
+
+    codes = pixel_codes(make_sunglasses_vs_hat(1000, seed=batches["seed"])[0])
+    for batch in ("first", "second"):
+        cells = batches[batch]["by_cell"]["cheats_without_learning"]
+        assert cells["check-head"] == 0 and cells["check-tune"] == 0 and sum(cells.values()) <= CHEAT_MOST, cells
+        out = batches[batch]["out"]
+        page = (out / "feedback" / "cheats_without_learning.html").read_text()
+        assert "InvalidArgumentError raised while the grader checked" in page, "the head's error, by its type only"
+        assert "changes with the other photos of its batch" in page, "the batch-position model is caught"
+        assert "found OOV values" in (out / "logs" / "cheats_without_learning.txt").read_text(), "details: the log"
+        for path in (out / "feedback").glob("*.html"):
+            text = re.sub(r"data:image/[^\"']+", "", html.unescape(path.read_text()))
+            assert not codes & set(re.findall(r"[0-9]+", text)), f"{path.name} shows pixels of the hidden photos"
+
+
+@pytest.mark.slow
+def test_odd_metadata_a_deleted_cell_a_forged_log_and_a_linked_hand_in(batches):
+    out = batches["first"]["out"]
+    assert batches["first"]["by_cell"]["messy_but_right"] == batches["first"]["by_cell"]["good"]
+    log = (out / "logs" / "messy_but_right.txt").read_text()
+    assert log.startswith("Graded by "), log[:300]
+    kernel = log.index("--- written by the submission's kernel")
+    assert "FORGED" in log[kernel:] and "FORGED" not in log[:kernel], "the kernel writes only its own section"
+    assert "check-data (deleted: restored)" in log
+    page = (out / "feedback" / "messy_but_right.html").read_text()
+    assert "Click for the answers" in page
+    assert not re.search(r"""(href|src)\s*=\s*["']?\s*(javascript|vbscript):""", page, re.IGNORECASE)
+    linked = (out / "feedback" / "links_hand_in.html").read_text()
+    assert "the hand-in folder was replaced by a link or a file: refused" in linked
 
 
 def test_a_local_cluster_has_a_worker_per_core_with_1_3_gb_each(monkeypatch):
@@ -879,8 +1042,21 @@ def test_a_worker_killed_while_grading_loses_nothing(batches, cluster, tmp_path)
         and "stopped twice by the death of its worker" in untouched["problem"]
     )
     assert "untouched" in stdout and "stopped twice by the death of its worker" in stdout
-    leftover = subprocess.run(["pgrep", "-f", "nbgrader autograde"], capture_output=True, text=True)
-    assert leftover.stdout == "", "the killed workers' nbgrader runs must die with them"
+    assert not grading_processes(), "the killed workers' nbgrader runs, sandboxes and kernels die with them"
+
+
+def grading_processes(wait: float = 30) -> list[str]:
+    """The processes of a grading still running (nbgrader, bwrap, a sandboxed kernel), after ``wait`` s at most."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = [
+            line
+            for pattern in ("nbgrader autograde", "^/usr/bin/bwrap ", "ipykernel_launcher -f .*connection.json")
+            for line in subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.splitlines()
+        ]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
 
 
 @pytest.mark.slow
@@ -934,8 +1110,7 @@ def test_an_interrupted_batch_resumes_without_grading_anything_twice(batches, tm
     assert third.returncode == 0 and "1 to grade" in third.stdout, third.stdout[-3000:]
     regraded = {p.stem for p in (out / "results").glob("*.json") if p.read_bytes() != saved.get(p.stem)}
     assert "corrupt" in regraded and regraded <= {"corrupt", *(set(students) - set(saved))}
-    leftover = subprocess.run(["pgrep", "-f", "nbgrader autograde"], capture_output=True, text=True)
-    assert leftover.stdout == "", "an interrupted batch leaves no grading behind"
+    assert not grading_processes(), "an interrupted batch leaves no grading behind"
 
 
 def test_make_starts_a_grading_scheduler_and_workers_that_join_it(tmp_path):

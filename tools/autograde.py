@@ -31,10 +31,12 @@ How it keeps grading fair and the grader safe (README: "Grading safely"):
   owner only). Neither the seed nor the hidden tests ever reach the kernel, the gradebook or the
   feedback; the seed travels to workers inside the task, in a :class:`Secret` whose repr and Dask
   token do not show it.
-- Every submission runs in a kernel of its own confined by bubblewrap (tools/sandbox.py): a
-  fresh home no other submission sees, its own PID namespace (nothing outlives it), no network,
-  an unprivileged user; its nbgrader metadata is restored from the release first. Each worker
-  probes its sandbox before it grades anything.
+- Every submission runs in a kernel of its own confined by bubblewrap (tools/sandbox.py): only
+  the system, the Python installation and ``helpers`` visible (an allow-list), a fresh home no
+  other submission sees, its own PID namespace (nothing outlives it), no network, an
+  unprivileged user, none of the grader's open files; its nbgrader metadata is restored from
+  the release first, and deleted test cells are put back. Each worker probes its sandbox before
+  it grades anything.
 - One submission cannot spoil the batch: a kernel that dies or runs out of time keeps the points
   earned before it (tools/preprocessors.py), and whatever goes wrong is reported.
 - Feedback pages are bounded in size, inert (student HTML sanitized, scripts blocked by a
@@ -283,7 +285,29 @@ def restore_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) 
         else:
             changed.append(f"{str(grade_id)[:64]!r} (not in the release)")
             del cell.metadata["nbgrader"]
-    return changed
+    return changed + _restore_test_cells(nb, release)
+
+
+def _restore_test_cells(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+    """Put back the release's test cells that ``nb`` lacks, each after the release cell before it.
+
+    nbgrader then restores their source, as for every locked cell; a deleted test cell costs
+    nothing (nbgrader's own ``add_missing_cells`` fails on cells whose metadata has no grade_id).
+    """
+    present = [cell.metadata.get("nbgrader", {}).get("grade_id") for cell in nb.cells]
+    restored, anchor = [], -1
+    for cell in release.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if "grade_id" not in meta:
+            continue
+        if meta["grade_id"] in present:
+            anchor = present.index(meta["grade_id"])
+        elif meta.get("grade") and not meta.get("solution"):
+            anchor += 1
+            nb.cells.insert(anchor, copy.deepcopy(cell))
+            present.insert(anchor, meta["grade_id"])
+            restored.append(f"{meta['grade_id']} (deleted: restored)")
+    return restored
 
 
 def _nbgrader(
@@ -344,8 +368,6 @@ c.KernelManager.ip = os.environ.get("{sockets_variable}", "kernel-ipc")
 c.Autograde.autograde_preprocessors = [TolerantExecute, LimitOutput, BoundOutputs, HiddenVerdicts, IgnorePattern,
                                        ClearMetadataPreprocessor, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadata]
-# A deleted test cell comes back from the source (its hidden tests already taken out), as README promises.
-c.OverwriteCells.add_missing_cells = True
 # No ClearHiddenTests: the hidden tests never reach these notebooks, and a student's own "BEGIN HIDDEN
 # TESTS" comment would make it fail the whole page.
 c.GenerateFeedback.preprocessors = [GetGrades, BriefTracebacks, SanitizeHTML, CSSHTMLHeaderPreprocessor]

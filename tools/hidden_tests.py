@@ -16,7 +16,14 @@ In ``solutions/`` an instructor writes hidden tests as nbgrader has them, betwee
 
 A test cell's points are its hidden tests' verdict alone: a cell that was blanked, skipped or
 rewritten handed nothing in and earns nothing, and a student's names (``max = ...``) cannot
-break a check. So the hidden tests of a cell must check everything its visible asserts check.
+break a check. So the hidden tests of a cell must check everything its visible asserts check,
+and read only what their own cell hands in (a cell that fails then costs only its own points).
+
+What the feedback shows of a failed hidden test is the grader's own words: the instructor's
+assertion messages and this module's refusals. An error raised by a handed-in value (a model can
+raise with the hidden photos' pixels in its message) is named by its type only; its text goes to
+the instructor's log. Models are scored on the hidden set in a secret order and in batches of
+secret sizes, and must judge each photo alone (:meth:`Checks.judges_each_image_alone`).
 """
 
 from __future__ import annotations
