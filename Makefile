@@ -97,18 +97,18 @@ release: $(STAMP)
 # JOBS=1 grades in one process; SCHEDULER= grades on a Dask cluster; STUDENT= grades one student again.
 autograde: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make autograde SUBMISSIONS=path/to/folder [JOBS=n] [SCHEDULER=tcp://host:8786] [STUDENT=id] [REGRADE=1]"; exit 2; }
-	$(RUN) $(BIN)/python -m tools.autograde "$(SUBMISSIONS)" $(if $(JOBS),--jobs $(JOBS)) \
+	$(RUN) $(BIN)/python -m grading "$(SUBMISSIONS)" $(if $(JOBS),--jobs $(JOBS)) \
 	    $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REGRADE),--regrade) \
 	    $(AUTOGRADE_ARGS)
 
 # A class on several machines (README: "Grading a whole class"). The scheduler gives up on a submission
 # after its second dead worker; each machine runs as many one-thread workers as it has cores and
-# 1.3 GB of memory for (tools.autograde.local_workers), from this checkout (tasks import tools.autograde).
+# 1.3 GB of memory for (grading.dispatch.local_workers), from this checkout (tasks import grading).
 grading-scheduler: $(STAMP)
 	DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 PYTHONPATH="$(CURDIR)" $(RUN) $(BIN)/dask scheduler $(DASK_ARGS)
 
 grading-worker: $(STAMP)
 	@test -n "$(SCHEDULER)" || { echo "usage: make grading-worker SCHEDULER=tcp://host:8786"; exit 2; }
 	PYTHONPATH="$(CURDIR)" $(RUN) $(BIN)/dask worker "$(SCHEDULER)" --nthreads 1 --memory-limit 0 --nanny \
-	    --nworkers $$(PYTHONPATH="$(CURDIR)" $(BIN)/python -c "from tools.autograde import local_workers; print(local_workers()[0])") \
+	    --nworkers $$(PYTHONPATH="$(CURDIR)" $(BIN)/python -c "from grading.dispatch import local_workers; print(local_workers()[0])") \
 	    $(DASK_ARGS)

@@ -2,7 +2,7 @@
 
 ``make release`` turns ``solutions/`` (the instructors' source of truth) into ``exercises/`` (what
 students get); ``make autograde SUBMISSIONS=folder`` grades in a fresh temporary copy of this course
-(see tools/autograde.py), so nothing here is changed by grading.
+(see grading/course.py), so nothing here is changed by grading.
 """
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config)

@@ -8,7 +8,7 @@ For each seed, the steps of ``solutions/sunglasses_vs_hat`` run as the solution 
 blocks at 1e-4 for up to 15 epochs keeping the best one), and both models are scored on hidden
 images drawn with that seed, as the hidden tests draw them. The hidden tests ask for a margin
 below the worst seed here. With ``--autograde``, the solution notebook is graded by
-``tools.autograde`` once per seed (``GRADING_SEED``), the way instructors grade, and its
+``python -m grading`` once per seed (``GRADING_SEED``), the way instructors grade, and its
 automatic points are printed.
 """
 
@@ -54,7 +54,7 @@ def one_seed(seed: int, n_hidden: int) -> tuple[float, float]:
 
 
 def autograde_solution(seed: int) -> tuple[dict[str, float], float]:
-    """The solution's points per graded cell under ``seed``, and the seconds ``tools.autograde`` took."""
+    """The solution's points per graded cell under ``seed``, and the seconds ``python -m grading`` took."""
     import csv
     import subprocess
     import sys
@@ -62,7 +62,7 @@ def autograde_solution(seed: int) -> tuple[dict[str, float], float]:
     import time
     from pathlib import Path
 
-    from tools.autograde import ASSIGNMENT, ROOT
+    from grading.protocol import ASSIGNMENT, ROOT
 
     with tempfile.TemporaryDirectory() as scratch:
         folder, out = Path(scratch) / "submissions", Path(scratch) / "graded"
@@ -70,7 +70,7 @@ def autograde_solution(seed: int) -> tuple[dict[str, float], float]:
         (folder / "solution.ipynb").write_bytes((ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes())
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out)],
+            [sys.executable, "-m", "grading", str(folder), "--out", str(out)],
             cwd=ROOT,
             check=True,
             capture_output=True,

@@ -2,7 +2,7 @@
 
     python -m benchmarks.grading [--copies 4]     # make bench-grading
 
-Three runs of ``tools.autograde`` on the same folder (``--copies`` copies of the solution) under
+Three runs of ``python -m grading`` on the same folder (``--copies`` copies of the solution) under
 one seed:
 
 - **serial**: ``--jobs 1``, one submission after another in this process;
@@ -35,11 +35,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools import autograde
+from grading import cli
+from grading.protocol import ASSIGNMENT, SEED_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks" / "grading.json"
-SOLUTION = ROOT / "solutions" / autograde.ASSIGNMENT / f"{autograde.ASSIGNMENT}.ipynb"
+SOLUTION = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 PROJECTED_CLASS = 300
 PROJECTED_WORKERS = (1, 10, 50)
 
@@ -49,7 +50,7 @@ def grade_run(folder: Path, out: Path, seed: int, *, workers: int | None) -> dic
     import dask
     from distributed import LocalCluster
 
-    os.environ[autograde.SEED_VARIABLE] = str(seed)  # autograde() takes it out of the environment each time
+    os.environ[SEED_VARIABLE] = str(seed)  # autograde() takes it out of the environment each time
     cluster, cluster_seconds = None, 0.0
     started = time.perf_counter()
     if workers:
@@ -66,9 +67,9 @@ def grade_run(folder: Path, out: Path, seed: int, *, workers: int | None) -> dic
     try:
         graded_at = time.perf_counter()
         if cluster is None:
-            autograde.autograde(folder, out, jobs=1)
+            cli.autograde(folder, out, jobs=1)
         else:
-            autograde.autograde(folder, out, scheduler=cluster.scheduler_address)
+            cli.autograde(folder, out, scheduler=cluster.scheduler_address)
         wall = time.perf_counter() - graded_at
     finally:
         if cluster is not None:

@@ -42,7 +42,7 @@ def run_notebook(path: Path, timeout: int = 600) -> dict:
     """Execute one notebook; return its row (raises if a cell fails)."""
     nb = nbformat.read(path, as_version=4)
     if path.is_relative_to(ROOT / "solutions"):  # hidden tests run outside the kernel, and only when graded
-        from tools.hidden_tests import split_hidden_tests
+        from grading.hidden_tests import split_hidden_tests
 
         split_hidden_tests(nb.cells)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_RSS_CELL))
@@ -57,25 +57,25 @@ def run_notebook(path: Path, timeout: int = 600) -> dict:
 
 
 def autograde_seconds() -> tuple[float, float]:
-    """Wall time of ``tools.autograde`` grading the solution as one student's submission, and of its outside checks.
+    """Wall time of ``python -m grading`` grading the solution as one student's submission, and of its outside checks.
 
     The second number is the part spent running the hidden tests outside the kernel (read from
-    the grading log, where tools/preprocessors.py records it).
+    the grading log, where grading/preprocessors.py records it).
     """
     import re
     import subprocess
 
-    from tools.autograde import ASSIGNMENT
-    from tools.preprocessors import OUTSIDE_TIMING
+    from grading.preprocessors import OUTSIDE_TIMING
+    from grading.protocol import ASSIGNMENT
 
     with tempfile.TemporaryDirectory() as scratch:
         folder, out = Path(scratch) / "submissions", Path(scratch) / "out"
         folder.mkdir()
         source = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         (folder / "student.ipynb").write_bytes(source.read_bytes())
-        start = time.perf_counter()  # tools.autograde puts this Python's bin (nbgrader, alembic) on PATH itself
+        start = time.perf_counter()  # grading puts this Python's bin (nbgrader, alembic) on PATH itself
         subprocess.run(
-            [sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out)],
+            [sys.executable, "-m", "grading", str(folder), "--out", str(out)],
             cwd=ROOT,
             check=True,
             capture_output=True,

@@ -8,6 +8,8 @@ Examples
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import os
 import shutil
 import tarfile

@@ -8,6 +8,8 @@ used to train or to choose anything.
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import functools
 import time
 

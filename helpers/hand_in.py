@@ -22,15 +22,16 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
-#: Set by the grader (tools/autograde.py) in the grading kernel's environment.
+#: Set by the grader in the grading kernel's environment: where ``hand_in`` saves (``grading/``).
 HAND_IN_VARIABLE = "COURSE_HAND_IN_DIR"
+#: The index of one step's hand-in: ``{name: {"kind": ..., "file" or "value": ...}}``.
 INDEX = "values.json"
 STEP_NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -54,10 +55,16 @@ def _plain(value: Any, name: str) -> Any:
     )
 
 
+def _keras():
+    """Keras, if this process has imported it (a value can only be a Keras object then): no import of ours."""
+    return sys.modules.get("keras")
+
+
 def _kind(value: Any, name: str) -> str:
-    if isinstance(value, keras.Model):
+    keras = _keras()
+    if keras is not None and isinstance(value, keras.Model):
         return "keras"
-    if isinstance(value, keras.callbacks.History):
+    if keras is not None and isinstance(value, keras.callbacks.History):
         return "history"
     if isinstance(value, np.ndarray) or (hasattr(value, "shape") and hasattr(value, "dtype")):
         return "npy"
@@ -117,7 +124,9 @@ def hand_in(step: str, **values: Any) -> Path | None:
                 "value": {"history": _plain(value.history, name), "params": _plain(dict(value.params), name)},
             }
         elif kind == "npy":
-            np.save(staging / f"{name}.npy", np.asarray(keras.ops.convert_to_numpy(value)), allow_pickle=False)
+            keras = _keras()
+            array = keras.ops.convert_to_numpy(value) if keras is not None else value  # tensors of any backend
+            np.save(staging / f"{name}.npy", np.asarray(array), allow_pickle=False)
             index[name] = {"kind": kind, "file": f"{name}.npy"}
         else:
             index[name] = {"kind": kind, "value": _plain(value, name)}

@@ -15,6 +15,8 @@ Examples
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import hashlib
 import os
 import shutil

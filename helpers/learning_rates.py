@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import re
 
 import keras

@@ -11,6 +11,8 @@ nobody can forget it or apply it twice.
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import argparse
 import hashlib
 import json

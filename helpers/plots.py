@@ -5,6 +5,8 @@ Every function draws on a given matplotlib ``Axes`` (or a new one), returns it, 
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 from collections.abc import Sequence
 
 import keras

@@ -34,6 +34,8 @@ are still far from the data's after a short run, and inference-mode accuracy sta
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import argparse
 import json
 import platform

@@ -18,6 +18,8 @@ Examples
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import keras
 import numpy as np
 import tensorflow as tf

@@ -27,6 +27,8 @@ base is kept, its projection head is not. :func:`helpers.models.load_base` loads
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import argparse
 import json
 import math

@@ -27,6 +27,8 @@ Examples
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import inspect
 import math
 import time

@@ -17,6 +17,8 @@ Two Keras 3 traps shape this module:
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import difflib
 import re
 from collections import OrderedDict

@@ -6,6 +6,8 @@ stop and step back the same way.
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import time
 
 import keras

@@ -8,6 +8,8 @@ leaving the explorer as the last expression of a cell.
 
 from __future__ import annotations
 
+import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
+
 import ipywidgets as w
 import keras
 import matplotlib.pyplot as plt

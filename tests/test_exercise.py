@@ -10,10 +10,11 @@ from pathlib import Path
 
 import nbformat
 
-from tools import autograde, hidden_tests
+from grading import hidden_tests
+from grading.protocol import ASSIGNMENT
 
 ROOT = Path(__file__).resolve().parent.parent
-NAME = autograde.ASSIGNMENT
+NAME = ASSIGNMENT
 SOURCE = ROOT / "solutions" / NAME / f"{NAME}.ipynb"
 RELEASE = ROOT / "exercises" / NAME / f"{NAME}.ipynb"
 MANUAL_POINTS = 2

@@ -1,6 +1,6 @@
-"""Grading the exercise: units of tools.autograde, its sandbox and outside checks, and batches no submission fools.
+"""Grading the exercise: units of the grading package, its sandbox and checker, and batches no submission fools.
 
-The batch test grades, in one run of ``tools.autograde`` one submission after another, the
+The batch test grades, in one run of ``python -m grading`` one submission after another, the
 solution, the unmodified release and submissions of every kind an instructor meets: honest ones
 that are unlucky (a shadowed builtin, a kernel that dies, a cell that hangs, edited metadata), and
 hostile ones that try to fool the grader (blanking the self-checks, patching numpy, planting a fake
@@ -32,11 +32,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools import autograde, hidden_tests, sandbox
-from tools.preprocessors import BoundOutputs, BriefTracebacks
+from grading import dispatch, hidden_tests, sandbox, secrecy, submissions, task
+from grading.confined import checks
+from grading.course import course_version
+from grading.feedback import inert
+from grading.preprocessors import BoundOutputs, BriefTracebacks
+from grading.protocol import ASSIGNMENT, SEED_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
-NAME = autograde.ASSIGNMENT
+NAME = ASSIGNMENT
 SOURCE = ROOT / "solutions" / NAME / f"{NAME}.ipynb"
 RELEASE = ROOT / "exercises" / NAME / f"{NAME}.ipynb"
 FULL = 12  # the automatic points; the reflection's 2 are graded by hand
@@ -63,7 +67,7 @@ def test_submissions_come_as_files_or_folders_and_the_rest_is_named(tmp_path):
     (tmp_path / "dan" / f"{NAME}.ipynb").symlink_to(SOURCE)
     (tmp_path / "eve").symlink_to(ROOT / "solutions" / NAME)
     os.mkfifo(tmp_path / "pipe.ipynb")
-    found, problems = autograde.find_submissions(tmp_path)
+    found, problems = submissions.find_submissions(tmp_path)
     assert [s.student_id for s in found] == ["ana", "ben"]
     text = "\n".join(problems)
     assert "cleo/ holds no" in text and "notes.txt" in text and "'bad id!' is not a usable student id" in text
@@ -77,19 +81,19 @@ def test_submissions_come_as_files_or_folders_and_the_rest_is_named(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(SystemExit, match="No submissions in"):
-        autograde.find_submissions(empty)
+        submissions.find_submissions(empty)
     with pytest.raises(SystemExit, match="is not a folder"):
-        autograde.find_submissions(tmp_path / "missing")
+        submissions.find_submissions(tmp_path / "missing")
 
 
 def test_the_grading_seed_is_made_once_and_private(tmp_path, monkeypatch):
-    monkeypatch.setattr(autograde, "SEED_FILE", tmp_path / ".grading_seed")
-    monkeypatch.delenv(autograde.SEED_VARIABLE, raising=False)
-    first = autograde.grading_seed()
-    assert autograde.grading_seed() == first
+    monkeypatch.setattr(secrecy, "SEED_FILE", tmp_path / ".grading_seed")
+    monkeypatch.delenv(SEED_VARIABLE, raising=False)
+    first = secrecy.grading_seed()
+    assert secrecy.grading_seed() == first
     assert (tmp_path / ".grading_seed").stat().st_mode & 0o077 == 0
-    monkeypatch.setenv(autograde.SEED_VARIABLE, "12345")
-    assert autograde.grading_seed() == 12345
+    monkeypatch.setenv(SEED_VARIABLE, "12345")
+    assert secrecy.grading_seed() == 12345
 
 
 def test_nbgrader_metadata_comes_back_from_the_release():
@@ -111,7 +115,7 @@ def test_nbgrader_metadata_comes_back_from_the_release():
             },
         )
     )
-    changed = autograde.restore_metadata(nb, release)
+    changed = submissions.restore_metadata(nb, release)
     assert "quiz" in changed and any("my-own-points" in c for c in changed)
     assert quiz.metadata.nbgrader == next(
         c.metadata.nbgrader for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "quiz"
@@ -127,7 +131,7 @@ def test_nbgrader_metadata_of_any_json_type_is_dropped_or_restored():
         nb.cells.append(nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": value}))
     nb.cells.append(nbformat.v4.new_code_cell("y = 1"))
     nb.cells[-1]["metadata"] = ["not", "a", "table"]
-    changed = autograde.restore_metadata(nb, release)
+    changed = submissions.restore_metadata(nb, release)
     assert len(changed) == len(odd) + 1, changed
     assert all("nbgrader" not in c.metadata for c in nb.cells[-len(odd) - 1 :])
     assert nb.cells[-1].metadata == {}
@@ -140,14 +144,14 @@ def test_deleted_test_cells_come_back_where_they_were():
     nb.cells = [
         c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in ("check-data", "check-tune")
     ]
-    changed = autograde.restore_metadata(nb, release)
+    changed = submissions.restore_metadata(nb, release)
     assert changed == ["check-data (deleted: restored)", "check-tune (deleted: restored)"]
     assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells] == ids
     assert _cell(nb, "check-data").source == _cell(release, "check-data").source
 
 
 def test_feedback_links_that_run_code_are_made_inert():
-    page = autograde.inert(
+    page = inert(
         '<html><head></head><body><a href="javascript:alert(1)">a</a><a href=" jav&#x61;script:x">b</a>'
         "<a href='vbscript:x'>c</a><a href=data:text/html,hi>d</a><a href=\"https://keras.io\">keras</a>"
         '<img src="data:image/png;base64,iVBOR"></body></html>'
@@ -197,9 +201,9 @@ def test_outputs_are_bounded_in_characters_and_only_inert_kinds_are_kept():
 
 def test_feedback_is_checked_for_the_seed_and_hidden_tests_in_every_encoding():
     seed, hidden = 1357924680, {"check-head": "assert hidden_accuracy(head_model) >= 0.85, 'hidden test set'\n"}
-    forms = autograde.secret_forms(seed, hidden)
+    forms = secrecy.secret_forms(seed, hidden)
     clean = "<p>accuracy 97.5%, seed not here 1357924681</p>"
-    assert autograde.leaks(clean, forms) == []
+    assert secrecy.leaks(clean, forms) == []
     for encoded in (
         str(seed),
         str(seed)[::-1],
@@ -210,7 +214,7 @@ def test_feedback_is_checked_for_the_seed_and_hidden_tests_in_every_encoding():
         base64.urlsafe_b64encode(b"z" + hidden["check-head"].encode()).decode(),
         hidden["check-head"].strip(),
     ):
-        assert autograde.leaks(f"<pre>{encoded}</pre>", forms), encoded
+        assert secrecy.leaks(f"<pre>{encoded}</pre>", forms), encoded
     for printed in (  # as a kernel's output shows on the page: escaped
         hidden["check-head"].encode().hex(),
         str(seed).encode().hex(),
@@ -218,11 +222,11 @@ def test_feedback_is_checked_for_the_seed_and_hidden_tests_in_every_encoding():
         "x=" + base64.b85encode(b"ab" + str(seed).encode()).decode(),
         base64.b64encode(zlib.compress(str(seed).encode())).decode(),
     ):
-        assert autograde.leaks(f"<html><body><pre>{html.escape(printed)}</pre></body></html>", forms), printed
+        assert secrecy.leaks(f"<html><body><pre>{html.escape(printed)}</pre></body></html>", forms), printed
 
 
 def test_feedback_pages_get_a_policy_that_blocks_scripts():
-    page = autograde.inert("<html><head><title>x</title></head><body><script>x()</script></body></html>")
+    page = inert("<html><head><title>x</title></head><body><script>x()</script></body></html>")
     head = page[: page.index("<title>")]
     assert "Content-Security-Policy" in head and "default-src 'none'" in head and "script-src" not in head
 
@@ -242,15 +246,15 @@ def test_hand_in_round_trip_without_pickles(tmp_path, monkeypatch):
         hand_in.hand_in("check-x", thing=object())
     monkeypatch.setenv(hand_in.HAND_IN_VARIABLE, str(tmp_path))
     folder = hand_in.hand_in("check-x", **values)
-    loaded = hidden_tests.load_hand_in(folder)
+    loaded = checks.load_hand_in(folder)
     assert loaded["answer"] == "B" and loaded["flag"] is False and loaded["numbers"] == [1, 2.5]
     assert loaded["arr"].tolist() == [0, 1, 2] and loaded["history"].params["epochs"] == 2
     assert len(loaded["history"].history["loss"]) == 2
-    assert hidden_tests.Checks.learning_rates(loaded["model"]) == pytest.approx([1e-4])
+    assert checks.Checks.learning_rates(loaded["model"]) == pytest.approx([1e-4])
     (folder / "arr.npy").unlink()
     (folder / "arr.npy").symlink_to("/etc/passwd")
     with pytest.raises(ValueError, match="not a plain file"):
-        hidden_tests.load_hand_in(folder)
+        checks.load_hand_in(folder)
 
 
 def test_hidden_tests_judge_each_cell_on_its_own_hand_in(tmp_path, monkeypatch):
@@ -266,7 +270,7 @@ def test_hidden_tests_judge_each_cell_on_its_own_hand_in(tmp_path, monkeypatch):
         ("check-d", "max = 1\nassert max(2, 3) == 3"),
     ]
     hand_in.hand_in("check-d", n=1)
-    verdicts = hidden_tests.evaluate(tmp_path, tests, seed=1)
+    verdicts = checks.evaluate(tmp_path, tests, seed=1)
     assert verdicts["check-a"] == {"passed": True, "message": ""}
     assert verdicts["check-b"] == {"passed": False, "message": "not B"}
     assert "nothing was handed in by this cell" in verdicts["check-c"]["message"]
@@ -309,16 +313,16 @@ def test_the_hidden_set_is_scored_so_that_no_model_can_read_its_order(tmp_path):
     namespace = {"keras": keras}
     exec(PARITY_MODEL + OOV_MODEL, namespace)
     model = freeze_base(attach_head(load_base("bundled"), 2))
-    checks = hidden_tests.Checks(seed=1234)
-    images, labels = checks.hidden_test_set(200)
+    grader = checks.Checks(seed=1234)
+    images, labels = grader.hidden_test_set(200)
     parity = namespace["parity_model"](model)
     in_order = np.argmax(np.concatenate([parity(images[i : i + 50]) for i in range(0, 200, 50)]), axis=1)
     assert np.mean(in_order == labels) == 1.0, "the labels alternate: in order, position is the answer"
-    assert 0.3 < np.mean(np.argmax(checks.predict_logits(parity, images), axis=1) == labels) < 0.7
+    assert 0.3 < np.mean(np.argmax(grader.predict_logits(parity, images), axis=1) == labels) < 0.7
     with pytest.raises(AssertionError, match="changes with the other photos of its batch"):
-        checks.hidden_accuracy(parity, 200)
-    assert checks.predict_logits(model, images) == pytest.approx(model.predict(images, verbose=0), abs=1e-4)
-    checks.judges_each_image_alone(model, images)  # an honest model passes
+        grader.hidden_accuracy(parity, 200)
+    assert grader.predict_logits(model, images) == pytest.approx(model.predict(images, verbose=0), abs=1e-4)
+    grader.judges_each_image_alone(model, images)  # an honest model passes
 
     folder = tmp_path / "hand-in"
     os.environ[hand_in_variable()] = str(folder)
@@ -328,7 +332,7 @@ def test_the_hidden_set_is_scored_so_that_no_model_can_read_its_order(tmp_path):
         hand_in("check-head", head_model=namespace["oov_model"](model))
     finally:
         del os.environ[hand_in_variable()]
-    verdict = hidden_tests.evaluate(folder, [("check-head", "hidden_accuracy(head_model, 200)")], seed=1234)
+    verdict = checks.evaluate(folder, [("check-head", "hidden_accuracy(head_model, 200)")], seed=1234)
     message = verdict["check-head"]["message"]
     assert message.startswith("InvalidArgumentError raised while the grader checked"), message
     assert not pixel_codes(images) & set(re.findall(r"[0-9]+", message)), message
@@ -355,7 +359,7 @@ def test_sandboxed_code_cannot_read_the_graders_secrets():
                 str(secret_dir / "gradebook.db"),
                 str(secret_file),
                 str(ROOT / ".git" / "HEAD"),
-                str(ROOT / "tools" / "hidden_tests.py"),
+                str(ROOT / "grading" / "confined" / "checks.py"),
                 str(visible),
             ],
             scratch=tmp_path,
@@ -643,7 +647,7 @@ GRADING_OPTIONS = ["--cell-timeout", "120", "--timeout", "600"]  # two kernels s
 
 
 def grade_command(folder: Path, out: Path, *options: str) -> list[str]:
-    return [sys.executable, "-m", "tools.autograde", str(folder), "--out", str(out), *GRADING_OPTIONS, *options]
+    return [sys.executable, "-m", "grading", str(folder), "--out", str(out), *GRADING_OPTIONS, *options]
 
 
 def read_grades(out: Path) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -658,7 +662,7 @@ def read_grades(out: Path) -> tuple[dict[str, float], dict[str, dict[str, float]
 
 def grade(folder: Path, seed: int, *options: str) -> dict:
     out = Path(tempfile.mkdtemp(prefix="graded-"))
-    env = dict(os.environ, GRADING_SEED=str(seed))  # tools.autograde finds nbgrader itself
+    env = dict(os.environ, GRADING_SEED=str(seed))  # grading finds nbgrader itself
     done = subprocess.run(
         grade_command(folder, out, *options), cwd=ROOT, env=env, capture_output=True, text=True, timeout=4000
     )
@@ -849,13 +853,13 @@ def test_honest_names_cost_nothing_and_the_self_check_still_says_what_it_saw(bat
 def test_the_seed_and_hidden_tests_never_reach_a_kernel_nor_a_feedback_page(batches):
     seed = str(batches["seed"])
     hidden = hidden_tests.split_hidden_tests(solution().cells)
-    forms = autograde.secret_forms(batches["seed"], hidden, "\n".join(c.source for c in release().cells))
+    forms = secrecy.secret_forms(batches["seed"], hidden, "\n".join(c.source for c in release().cells))
     for batch in ("first", "second"):  # in this process, and on every worker of the cluster
         pages = list((batches[batch]["out"] / "feedback").glob("*.html"))
         assert len(pages) == len(batches["expected"]) - 1  # all but the unreadable one
         for page in pages:
             text = page.read_text()
-            assert not autograde.leaks(text, forms) and "Feedback withheld" not in text, page.name
+            assert not secrecy.leaks(text, forms) and "Feedback withheld" not in text, page.name
             assert "hidden_accuracy(" not in text and "changed_pretrained_layers(" not in text, page.name
         hunter = (batches[batch]["out"] / "feedback" / "hunts_secrets.html").read_text()
         assert "CANDIDATE SEEDS" in hunter and seed not in hunter and "HIDDEN TESTS FOUND False" in hunter, batch
@@ -903,18 +907,18 @@ def test_a_local_cluster_has_a_worker_per_core_with_1_3_gb_each(monkeypatch):
     for free_gb, expected in ((64, cores), (2.7, min(cores, 2)), (0.5, 1)):
         memory = psutil.virtual_memory()._replace(available=int(free_gb * 2**30))
         monkeypatch.setattr(psutil, "virtual_memory", lambda memory=memory: memory)
-        workers, why = autograde.local_workers()
+        workers, why = dispatch.local_workers()
         assert workers == expected and f"{cores} cores" in why, (free_gb, workers, why)
 
 
 def test_the_seed_travels_to_workers_unseen():
     from dask.base import tokenize
 
-    seed = autograde.Secret(1357924680)
-    job = autograde.GradingJob("ana", b"{}", seed, "version", None, 900.0)
+    seed = secrecy.Secret(1357924680)
+    job = task.GradingJob("ana", b"{}", seed, "version", None, 900.0)
     for shown in (repr(seed), str(seed), f"{seed}", repr(job), str(job), tokenize(seed), tokenize(job)):
         assert "1357924680" not in shown and "0864297531" not in shown, shown
-    assert tokenize(autograde.Secret(1)) == tokenize(autograde.Secret(2)), "the token says nothing of the value"
+    assert tokenize(secrecy.Secret(1)) == tokenize(secrecy.Secret(2)), "the token says nothing of the value"
     import pickle
 
     assert pickle.loads(pickle.dumps(job)).seed.value == 1357924680
@@ -1144,13 +1148,13 @@ def test_make_starts_a_grading_scheduler_and_workers_that_join_it(tmp_path):
         )
         from distributed import Client
 
-        expected, _ = autograde.local_workers()
+        expected, _ = dispatch.local_workers()
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(expected, timeout=120)
             assert set(client.nthreads().values()) == {1}, "one thread a worker: one grading at a time"
-            assert client.run_on_scheduler(autograde._allowed_failures) == 1
-            versions = client.run(lambda: __import__("tools.autograde").autograde.course_version())
-            assert set(versions.values()) == {autograde.course_version()}, "the workers grade this checkout"
+            assert client.run_on_scheduler(dispatch.allowed_failures) == 1
+            versions = client.run(lambda: __import__("grading.course").course.course_version())
+            assert set(versions.values()) == {course_version()}, "the workers grade this checkout"
     finally:
         for process in reversed(started):
             os.killpg(process.pid, signal.SIGTERM)

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from grading.hidden_tests import split_hidden_tests
 from tools.book import save_executed
-from tools.hidden_tests import split_hidden_tests
 from tools.notebooks import ROOT, student_notebooks
 
 LECTURES = [p for p in student_notebooks() if p.parent.name == "lectures"]

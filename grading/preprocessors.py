@@ -1,13 +1,13 @@
 """The nbgrader preprocessors of the course's autograding: tolerant execution, outside verdicts, bounded output.
 
-tools/autograde.py puts them into the grading course's nbgrader configuration:
+grading/course_config.py puts them into the grading course's nbgrader configuration:
 
 - :class:`TolerantExecute` runs a submission to its end, or to the cell where its kernel died
   or ran out of time; the cells before keep what they earned, the cells after say why they did
   not run, and the notebook is graded and gets feedback either way.
 - :class:`BoundOutputs` bounds every output in characters (nbgrader's ``LimitOutput`` counts
   lines, and one line can be 20 MB) and keeps only inert kinds of output (text, PNG, JPEG).
-- :class:`HiddenVerdicts` runs the hidden tests outside the kernel (tools/hidden_tests.py) and
+- :class:`HiddenVerdicts` runs the hidden tests outside the kernel (grading/hidden_tests.py) and
   makes their verdict the only output of a test cell that counts for its points.
 - :class:`BriefTracebacks` keeps a failed test's error message in the feedback, not its code.
 """
@@ -26,13 +26,10 @@ from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer
 
-from tools import hidden_tests
-from tools.hidden_tests import is_test_cell
+from grading import hidden_tests
+from grading.hidden_tests import is_test_cell
+from grading.protocol import JOB_VARIABLE
 
-#: Set by tools/autograde.py for each submission's nbgrader run: a JSON file only the grader reads.
-JOB_VARIABLE = "COURSE_GRADING_JOB"
-#: Where that run's kernel binds its Unix sockets (read by the grading course's nbgrader_config.py).
-SOCKETS_VARIABLE = "COURSE_KERNEL_SOCKETS"
 SAFE_MIMETYPES = ("text/plain", "image/png", "image/jpeg")
 CUT_NOTE = "\n... [{} characters cut by the grader] ...\n"
 OUTSIDE_TIMING = "hidden tests run outside the kernel in"

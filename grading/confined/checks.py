@@ -1,23 +1,11 @@
-"""Run an exercise's hidden tests outside the student's kernel, on what its cells handed in.
+"""The confined checker: load what the test cells handed in, safely, and run each cell's hidden tests on it.
 
-In ``solutions/`` an instructor writes hidden tests as nbgrader has them, between
-``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` in a test cell. At grading time
-(tools/autograde.py) they never reach the student's kernel:
-
-1. :func:`split_hidden_tests` takes them out of the grading copy of the source, so neither the
-   kernel nor the gradebook nor the feedback ever holds them;
-2. the notebook runs; each test cell's visible part calls :func:`helpers.hand_in.hand_in`,
-   which saves the values of that step (the model, the history, the answers);
-3. :func:`run_outside` starts a separate, confined Python (tools/sandbox.py) that imports
-   nothing from the submission, loads the handed-in values with Keras' ``safe_mode`` and
-   ``allow_pickle=False``, and runs each cell's hidden tests in a fresh namespace holding the
-   values handed in so far (a later step's value of a name replaces an earlier one) and the
-   functions of :data:`CHECKS` below. The secret seed reaches it on its standard input.
-
-A test cell's points are its hidden tests' verdict alone: a cell that was blanked, skipped or
-rewritten handed nothing in and earns nothing, and a student's names (``max = ...``) cannot
-break a check. So the hidden tests of a cell must check everything its visible asserts check,
-and read only what their own cell hands in (a cell that fails then costs only its own points).
+Started by :func:`grading.hidden_tests.run_outside` as ``python -I`` inside the sandbox, as the
+sandbox user, seeing the handed-in values read-only and nothing else of the submission. It loads
+them with Keras' ``safe_mode`` and ``allow_pickle=False``, and runs each cell's hidden tests in a
+fresh namespace holding the values handed in so far (a later step's value of a name replaces an
+earlier one) and the functions of :class:`Checks`. The secret seed reaches it on its standard
+input; the verdicts leave on its standard output, after :data:`VERDICT_MARK`.
 
 What the feedback shows of a failed hidden test is the grader's own words: the instructor's
 assertion messages and this module's refusals. An error raised by a handed-in value (a model can
@@ -31,69 +19,34 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import stat
-import subprocess
 import sys
 import traceback
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from tools import sandbox
+from grading.protocol import INDEX
 
-HIDDEN_BLOCK = re.compile(
-    r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL
-)
 MAX_INDEX_BYTES = 8 << 20
+
 MAX_FILE_BYTES = 64 << 20
+
 MAX_MESSAGE_CHARS = 500
+
 VERDICT_MARK = "HIDDEN-TEST-VERDICTS "
+
 HIDDEN_FILENAME = "<hidden tests of "
-INDEX = "values.json"  # helpers.hand_in.INDEX, which imports Keras: not imported here for one name
+
+
 #: The hidden test set is scored in batches of these sizes (drawn with the secret seed), in a secret order.
 BATCH_SIZES = (16, 64)
+
+
 #: How many hidden photos are scored alone and among others, to see that each is judged on its own.
 INDEPENDENCE_SAMPLE = 16
+
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-def is_test_cell(cell) -> bool:
-    """Whether ``cell`` is an nbgrader test cell (graded code that is not an answer).
-
-    nbgrader.utils has the same test, but importing it costs the confined checker 4 s.
-    """
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def split_hidden_tests(cells: list) -> dict[str, str]:
-    """Take the hidden tests out of the test cells of ``cells`` (changed in place): ``{grade_id: code}``.
-
-    Examples
-    --------
-    >>> import nbformat
-    >>> cell = nbformat.v4.new_code_cell("assert x\\n### BEGIN HIDDEN TESTS\\nassert y\\n### END HIDDEN TESTS\\n")
-    >>> cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "t", "points": 1}
-    >>> split_hidden_tests([cell]), cell.source
-    ({'t': 'assert y\\n'}, 'assert x\\n')
-    """
-    hidden = {}
-    for cell in (c for c in cells if is_test_cell(c)):
-        meta = cell.metadata["nbgrader"]
-        blocks = HIDDEN_BLOCK.findall(cell.source)
-        if not blocks:
-            raise ValueError(
-                f"test cell {meta['grade_id']!r} has no hidden tests. Its points come from its hidden "
-                "tests, run outside the student's kernel on what the cell hands in: add a "
-                "### BEGIN HIDDEN TESTS / ### END HIDDEN TESTS block that checks what its asserts check."
-            )
-        hidden[meta["grade_id"]] = "".join(blocks)
-        cell.source = HIDDEN_BLOCK.sub("", cell.source)
-    return hidden
-
-
-# --- what the hidden tests run with (inside the confined checker) -------------------------------------
 
 
 class HandInRefused(ValueError):
@@ -360,47 +313,8 @@ def evaluate(hand_in_dir: Path, tests: list[tuple[str, str]], seed: int) -> dict
     return verdicts
 
 
-# --- the grader's side ------------------------------------------------------------------------------
-
-BOOT = f"""
-import json, sys
-sys.path.insert(0, {str(sandbox.ROOT)!r})
-from pathlib import Path
-from tools.hidden_tests import evaluate, VERDICT_MARK
-job = json.loads(sys.stdin.read())
-verdicts = evaluate(Path(job["hand_in"]), [tuple(t) for t in job["tests"]], int(job["seed"]))
-print(VERDICT_MARK + json.dumps(verdicts), flush=True)
-"""
-
-
-def run_outside(
-    hand_in_dir: Path, tests: list[tuple[str, str]], seed: int, *, scratch: Path, timeout: float = 600
-) -> tuple[dict[str, dict], str]:
-    """Run the hidden tests in a confined Python of their own; return the verdicts and what it printed.
-
-    ``python -I`` (no current folder, user site or ``PYTHON*`` variables on ``sys.path``), as the
-    sandbox user, seeing the handed-in values read-only and nothing else of the submission.
-    """
-    if hand_in_dir.is_symlink() or (hand_in_dir.exists() and not plain_folder(hand_in_dir)):
-        return _every_cell_failed(tests, "the hand-in folder was replaced by a link or a file: refused"), ""
-    home = sandbox.make_home(scratch / "checker-home")
-    try:
-        readable = (sandbox.ROOT / "tools", hand_in_dir) if plain_folder(hand_in_dir) else (sandbox.ROOT / "tools",)
-        command, _ = sandbox.confined([sys.executable, "-I", "-c", BOOT], home=home, readable=readable)
-        job = json.dumps({"hand_in": str(hand_in_dir), "tests": tests, "seed": seed})
-        done = subprocess.run(command, input=job, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return _every_cell_failed(tests, f"the grader's checks ran past {timeout:.0f} s"), ""
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith(VERDICT_MARK):
-            return json.loads(line[len(VERDICT_MARK) :]), done.stderr
-    return (
-        _every_cell_failed(tests, f"the grader's checks could not run (exit {done.returncode})"),
-        done.stdout[-3000:] + done.stderr[-3000:],
-    )
-
-
-def _every_cell_failed(tests: list[tuple[str, str]], message: str) -> dict[str, dict]:
-    return {grade_id: {"passed": False, "message": message} for grade_id, _ in tests}
+def main() -> None:
+    """Read the job (``hand_in``, ``tests``, ``seed``) on stdin; print the verdicts after :data:`VERDICT_MARK`."""
+    job = json.loads(sys.stdin.read())
+    verdicts = evaluate(Path(job["hand_in"]), [tuple(t) for t in job["tests"]], int(job["seed"]))
+    print(VERDICT_MARK + json.dumps(verdicts), flush=True)

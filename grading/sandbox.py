@@ -1,7 +1,7 @@
 """Run a submission's code confined by bubblewrap: only what it needs visible, its own home, no network.
 
 nbgrader runs each submission's code with the rights of whoever grades, so every grading kernel
-and every outside check (tools/hidden_tests.py) starts through :func:`confined`. It builds a
+and the hidden tests' checker (grading/confined/) starts through :func:`confined`. It builds a
 `bubblewrap <https://github.com/containers/bubblewrap>`_ (``bwrap``, the sandbox Flatpak uses)
 command line, chosen over hand-made namespace code because it is small, audited and packaged
 everywhere (``apt-get install bubblewrap``):
@@ -21,14 +21,12 @@ everywhere (``apt-get install bubblewrap``):
   runs with your own uid);
 - a clean environment, and a limit on the size of the files it writes.
 
-    python tools/sandbox.py kernel -f CONNECTION_FILE    # argv of the grading kernelspec
-    python tools/sandbox.py probe [PATH ...]             # JSON: what can confined code read?
+    python -m grading.sandbox kernel -f CONNECTION_FILE    # argv of the grading kernelspec
+    python -m grading.sandbox probe [PATH ...]             # JSON: what can confined code read?
 
-The grader configures a kernel through its environment: ``COURSE_SANDBOX_HOME`` (the private
-home, made by the grader), ``COURSE_SANDBOX_HIDE`` (paths to cover even inside the allowed ones,
-``os.pathsep`` separated), ``COURSE_KERNEL_OUTPUT`` (the file that receives the kernel's own
-standard output and error) and ``COURSE_HAND_IN_DIR`` (where ``helpers.hand_in`` saves, inside
-the home).
+The grader configures a kernel through its environment (the variables of :mod:`grading.protocol`):
+the private home, the paths to cover, the file that receives the kernel's own output, and where
+``helpers.hand_in`` saves, inside the home.
 """
 
 from __future__ import annotations
@@ -44,12 +42,8 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HOME_VARIABLE = "COURSE_SANDBOX_HOME"
-HIDE_VARIABLE = "COURSE_SANDBOX_HIDE"
-USER_VARIABLE = "COURSE_SANDBOX_USER"
-OUTPUT_VARIABLE = "COURSE_KERNEL_OUTPUT"
-HAND_IN_VARIABLE = "COURSE_HAND_IN_DIR"
+from grading.protocol import HAND_IN_VARIABLE, HIDE_VARIABLE, HOME_VARIABLE, OUTPUT_VARIABLE, ROOT, USER_VARIABLE
+
 KEPT_VARIABLES = (
     "PATH",
     "LANG",

@@ -1,0 +1,56 @@
+"""Import TensorFlow without the notices its C++ core prints, and switch off one Keras warning.
+
+Every module of ``helpers`` that uses TensorFlow or Keras imports this one first (``import
+helpers.quiet``; ruff's import order puts it first); the others, and the package itself, import
+no TensorFlow at all, so ``helpers.hand_in`` or a constant costs no TensorFlow import.
+
+TensorFlow's C++ core writes notices to the process's standard error on import (an absl
+preamble, "oneDNN custom operations are on", the CPU instructions it was not built for). They
+say nothing a student can act on, and a notebook's kernel shows them as red text under the first
+cell, where a student looks for errors. This module imports TensorFlow with file descriptor 2
+caught and passes on anything else TensorFlow writes while importing, unchanged.
+
+Keras 3.15 warns that ``shuffle=True`` "will be ignored" whenever ``fit`` gets a
+``tf.data.Dataset``, and ``True`` is ``fit``'s own default, so every ``model.fit(dataset)`` a
+student writes would print it (the course's datasets shuffle themselves): that warning is off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import warnings
+
+#: Lines TensorFlow 2.21's C++ core writes on import, whatever ``TF_CPP_MIN_LOG_LEVEL`` says.
+TENSORFLOW_IMPORT_NOTICES = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|\] oneDNN custom operations are on\."
+    r"|cpu_feature_guard\.cc:\d+\]"
+    r"|^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\."
+)
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 caught, then pass on what is not a known notice."""
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Python-side INFO and WARNING logs
+    sys.stderr.flush()
+    original = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(original, 2)
+            os.close(original)
+            caught.seek(0)
+            lines = caught.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not TENSORFLOW_IMPORT_NOTICES.search(line)))
+            sys.stderr.flush()
+
+
+_import_tensorflow_quietly()
+warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning)
