@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from grading import hidden_tests
-from grading.protocol import ASSIGNMENT, KERNEL_NAME, ROOT, SEED_VARIABLE
+from grading.protocol import ASSIGNMENT, GRADING_KERNEL, ROOT, SEED_VARIABLE
 
 #: What decides a grade besides the submission: a change to any of these grades everything again,
 #: and a worker whose copy differs from the instructor's refuses to grade.
@@ -92,7 +92,7 @@ def make_course(workdir: Path, seed: int, *, submission_timeout: float) -> tuple
         f"load_subconfig({str(ROOT / 'grading' / 'course_config.py')!r})  # noqa: F821\n"
         f"c.TolerantExecute.submission_timeout = {int(submission_timeout)}\n"
     )
-    kernel = course / ".jupyter" / "kernels" / KERNEL_NAME
+    kernel = course / ".jupyter" / "kernels" / GRADING_KERNEL
     kernel.mkdir(parents=True)
     (kernel / "kernel.json").write_text(
         json.dumps(

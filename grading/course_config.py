@@ -19,12 +19,12 @@ from nbgrader.preprocessors import (
 )
 
 from grading.preprocessors import BoundOutputs, BriefTracebacks, HiddenVerdicts, TolerantExecute
-from grading.protocol import KERNEL_NAME, SOCKETS_VARIABLE
+from grading.protocol import GRADING_KERNEL, SOCKETS_VARIABLE
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config)
 
-c.Execute.kernel_name = KERNEL_NAME
-c.TolerantExecute.kernel_name = KERNEL_NAME
+c.Execute.kernel_name = GRADING_KERNEL
+c.TolerantExecute.kernel_name = GRADING_KERNEL
 # No TCP: the kernel has no network at all, and reaches nbgrader through sockets in its own folder.
 c.KernelManager.transport = "ipc"
 c.KernelManager.ip = os.environ.get(SOCKETS_VARIABLE, "kernel-ipc")

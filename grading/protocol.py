@@ -18,7 +18,7 @@ __all__ = [
     "HOME_VARIABLE",
     "INDEX",
     "JOB_VARIABLE",
-    "KERNEL_NAME",
+    "GRADING_KERNEL",
     "KERNEL_OUTPUT",
     "OUTPUT_VARIABLE",
     "RELEASE",
@@ -37,7 +37,7 @@ SOURCE = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 RELEASE = ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}")
 #: The kernelspec of the grading course: an IPython kernel started confined (grading/sandbox.py).
-KERNEL_NAME = "course-sandbox"
+GRADING_KERNEL = "course-sandbox"
 
 #: The instructor's secret seed, when not in ``.grading_seed`` (made on first use, never committed).
 SEED_VARIABLE = "GRADING_SEED"

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 #: where the browser tests save screenshots of what they checked
 SHOTS = ROOT / "build" / "browser"
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "grading_harness"]
 
 # Keep TensorFlow quiet and deterministic in tests.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -5,16 +5,15 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from benchmarks.claims import table
+from conftest import ROOT
 from helpers import experiments
 from helpers.claims import CLAIMS, LEDGER, Claim, compare, confidence_interval, format_effect, ledger, summarise
 
-ROOT = Path(__file__).resolve().parent.parent
 CITE = re.compile(r"""compare\(\s*["']([\w-]+)["']""")
 
 

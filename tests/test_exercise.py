@@ -10,10 +10,10 @@ from pathlib import Path
 
 import nbformat
 
+from conftest import ROOT
 from grading import hidden_tests
 from grading.protocol import ASSIGNMENT
 
-ROOT = Path(__file__).resolve().parent.parent
 NAME = ASSIGNMENT
 SOURCE = ROOT / "solutions" / NAME / f"{NAME}.ipynb"
 RELEASE = ROOT / "exercises" / NAME / f"{NAME}.ipynb"

@@ -1,0 +1,1 @@
+"""Contributor tools: the book, notebook hygiene and Colab links, README numbers and pictures, legibility."""

@@ -19,7 +19,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_CELL_ID = "colab-setup"
-KERNEL_NAME = "python3"
+NOTEBOOK_KERNEL = "python3"
 SKIP_PARTS = {".venv", "build", ".ipynb_checkpoints", "node_modules"}
 
 
@@ -73,8 +73,8 @@ def check_notebook(path: Path, root: Path = ROOT) -> list[str]:
     except nbformat.ValidationError as exc:
         problems.append(f"{name}: invalid nbformat: {exc.message}")
     kernel = nb.metadata.get("kernelspec", {}).get("name")
-    if kernel != KERNEL_NAME:
-        problems.append(f"{name}: kernel is {kernel!r}, expected {KERNEL_NAME!r}")
+    if kernel != NOTEBOOK_KERNEL:
+        problems.append(f"{name}: kernel is {kernel!r}, expected {NOTEBOOK_KERNEL!r}")
     for index, cell in enumerate(nb.cells):
         if "id" not in cell:
             problems.append(f"{name}: cell {index} has no id")
@@ -89,7 +89,7 @@ def fix_notebook(path: Path, root: Path = ROOT) -> None:
     """Stamp the set-up cell, strip outputs and upgrade to nbformat 4.5 with cell ids, in place."""
     nb = nbformat.read(path, as_version=4)
     nb.nbformat_minor = max(nb.nbformat_minor, 5)
-    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": NOTEBOOK_KERNEL, "display_name": "Python 3", "language": "python"}
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []

@@ -28,10 +28,10 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from helpers.claims import format_effect
+from tools.formats import megabytes, percent, seconds, table
 from tools.notebooks import readme_links, student_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,55 +58,6 @@ NOTEBOOK_LABELS = {
     ),
 }
 MARK = re.compile(r"<!-- (?P<name>[\w:-]+?):(?P<kind>start|end)\b(?P<words>[^>]*?)-->")
-
-
-def percent(fraction: float) -> str:
-    """A fraction as README prints it: a percentage with one decimal, halves rounded up.
-
-    Examples
-    --------
-    >>> percent(0.597), percent(0.5), percent(0.6505)
-    ('59.7%', '50.0%', '65.1%')
-    """
-    value = (Decimal(str(fraction)) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return f"{value}%"
-
-
-def seconds(value: float) -> str:
-    """Training seconds as README prints them: one decimal below 100 s, whole seconds above.
-
-    Examples
-    --------
-    >>> seconds(24.4), seconds(164.6), seconds(0.4)
-    ('24.4', '165', '0.4')
-    """
-    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
-
-
-def megabytes(value: float) -> str:
-    """Peak memory in whole MB.
-
-    Examples
-    --------
-    >>> megabytes(1227.0)
-    '1227'
-    """
-    return f"{value:.0f}"
-
-
-def table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
-    """A markdown table; an empty cell is one space.
-
-    Examples
-    --------
-    >>> print(table(["a", "b"], [["1", ""]]))
-    | a | b |
-    | --- | --- |
-    | 1 | |
-    """
-    header = list(header)
-    lines = [header, ["---"] * len(header), *rows]
-    return "\n".join("|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|" for cells in lines)
 
 
 def load(root: Path, name: str) -> list | dict:
