@@ -13,27 +13,12 @@ export MALLOC_ARENA_MAX ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab lab-instructor test lint bench bench-full bench-notebooks bench-claims bench-grading readme book pretrain pretrain-unlabeled docs-images release autograde grading-scheduler grading-worker
+.PHONY: help install lab lab-instructor test test-fast lint bench bench-full bench-notebooks bench-claims bench-grading readme book pretrain pretrain-unlabeled docs-images release autograde grading-scheduler grading-worker
 .DEFAULT_GOAL := help
 
-help:
-	@echo "make lab    - set up .venv and open the course in JupyterLab, as students see it"
-	@echo "make lab-instructor - the same with nbgrader's instructor tools (formgrader, create assignment)"
-	@echo "make test   - set up .venv and run the whole test suite, offline"
-	@echo "make lint   - ruff's lint rules and formatting (ruff format --check)"
-	@echo "make bench  - the strategy ladder at N=100 (about 15 min); bench-full adds N=20, 50, 200"
-	@echo "make bench-notebooks - run every lecture notebook; print its time and peak memory"
-	@echo "make bench-claims - measure every lecture claim over 5 seeds (under an hour); writes the claims ledger"
-	@echo "make bench-grading - grade copies of the solution serially and on Dask (1, 2 workers); writes grading.json"
-	@echo "make book    - build the course as a static HTML book in build/book/ (Jupyter Book)"
-	@echo "make readme  - rewrite README's benchmark tables and numbers (docs/benchmarks/*.json) and Colab links"
-	@echo "make pretrain - rebuild the bundled base weights from scratch (under an hour on 2 cores)"
-	@echo "make pretrain-unlabeled - rebuild the base pretrained without labels (contrastive, as in SimCLR)"
-	@echo "make release  - regenerate exercises/ from solutions/ with nbgrader"
-	@echo "make autograde SUBMISSIONS=folder - grade every submitted notebook, in parallel; writes graded/grades.csv"
-	@echo "               [JOBS=1] [SCHEDULER=tcp://host:8786] [STUDENT=id] [REGRADE=1]"
-	@echo "make grading-scheduler - start a Dask scheduler for grading on several machines (port 8786)"
-	@echo "make grading-worker SCHEDULER=tcp://host:8786 - grade on this machine for that scheduler (as root)"
+# `make help` lists every target that has a `## ` description on its line, so the list cannot drift.
+help: ## this list
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,61 +26,62 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) ## set up .venv (every target does it when needed)
 
 # Students get the configuration Binder gets (config/student: no instructor tools); instructors
 # get every nbgrader tool (config/instructor). Neither asks about Jupyter news on first start.
-lab: $(STAMP)
+lab: $(STAMP) ## open the course in JupyterLab, as students see it
 	JUPYTER_CONFIG_PATH="$(CURDIR)/config/student" $(RUN) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS)
 
-lab-instructor: $(STAMP)
+lab-instructor: $(STAMP) ## the same with nbgrader's instructor tools (formgrader, create assignment)
 	JUPYTER_CONFIG_PATH="$(CURDIR)/config/instructor" $(RUN) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS)
 
-test: $(STAMP)
-	$(RUN) $(BIN)/ruff check .
-	$(RUN) $(BIN)/ruff format --check .
+test: lint ## the whole test suite, offline (what CI runs: about an hour on 2 cores)
 	$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+test-fast: lint ## the quick tier: every test not marked slow (under 5 minutes)
+	$(RUN) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff's lint rules and formatting (ruff format --check)
 	$(RUN) $(BIN)/ruff check .
 	$(RUN) $(BIN)/ruff format --check .
 
-bench: $(STAMP)
+bench: $(STAMP) ## the strategy ladder at N=100 (about 15 min)
 	$(RUN) $(BIN)/python -m benchmarks.ladder
 
-bench-full: $(STAMP)
+bench-full: $(STAMP) ## the ladder at N=20, 50, 100, 200
 	$(RUN) $(BIN)/python -m benchmarks.ladder --full
 
-bench-notebooks: $(STAMP)
+bench-notebooks: $(STAMP) ## run every lecture notebook; print its time and peak memory
 	$(RUN) $(BIN)/python -m benchmarks.notebooks
 
-bench-claims: $(STAMP)
+bench-claims: $(STAMP) ## measure every lecture claim over 5 seeds (under an hour); writes the ledger
 	$(RUN) $(BIN)/python -m benchmarks.claims
 
-bench-grading: $(STAMP)
+bench-grading: $(STAMP) ## grade copies of the solution serially and on Dask (1, 2 workers)
 	$(RUN) $(BIN)/python -m benchmarks.grading
 
-readme: $(STAMP)
+readme: $(STAMP) ## rewrite README's benchmark tables and numbers and its Colab links
 	$(RUN) $(BIN)/python -m tools.readme
 
 # Reuses the lectures' executions that make test and make bench-notebooks keep in build/executed/.
-book: $(STAMP)
+book: $(STAMP) ## build the course as a static HTML book in build/book/ (Jupyter Book)
 	$(RUN) $(BIN)/python -m tools.book
 
-pretrain: $(STAMP)
+pretrain: $(STAMP) ## rebuild the bundled base weights from scratch (under an hour on 2 cores)
 	$(RUN) $(BIN)/python -m helpers.pretrain
 
-pretrain-unlabeled: $(STAMP)
+pretrain-unlabeled: $(STAMP) ## rebuild the base pretrained without labels (contrastive, as in SimCLR)
 	$(RUN) $(BIN)/python -m helpers.self_supervised
 
-docs-images: $(STAMP)
+docs-images: $(STAMP) ## redraw README's pictures
 	$(RUN) $(BIN)/python -m tools.docs_images
 
-release: $(STAMP)
+release: $(STAMP) ## regenerate exercises/ from solutions/ with nbgrader
 	$(RUN) $(BIN)/nbgrader generate_assignment sunglasses_vs_hat --force
 
 # JOBS=1 grades in one process; SCHEDULER= grades on a Dask cluster; STUDENT= grades one student again.
-autograde: $(STAMP)
+autograde: $(STAMP) ## SUBMISSIONS=folder [JOBS=n] [SCHEDULER=tcp://host:8786] [STUDENT=id] [REGRADE=1]: grade a class
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make autograde SUBMISSIONS=path/to/folder [JOBS=n] [SCHEDULER=tcp://host:8786] [STUDENT=id] [REGRADE=1]"; exit 2; }
 	$(RUN) $(BIN)/python -m grading "$(SUBMISSIONS)" $(if $(JOBS),--jobs $(JOBS)) \
 	    $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REGRADE),--regrade) \
@@ -104,10 +90,10 @@ autograde: $(STAMP)
 # A class on several machines (README: "Grading a whole class"). The scheduler gives up on a submission
 # after its second dead worker; each machine runs as many one-thread workers as it has cores and
 # 1.3 GB of memory for (grading.dispatch.local_workers), from this checkout (tasks import grading).
-grading-scheduler: $(STAMP)
+grading-scheduler: $(STAMP) ## start a Dask scheduler for grading on several machines (port 8786)
 	DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 PYTHONPATH="$(CURDIR)" $(RUN) $(BIN)/dask scheduler $(DASK_ARGS)
 
-grading-worker: $(STAMP)
+grading-worker: $(STAMP) ## SCHEDULER=tcp://host:8786: grade on this machine for that scheduler (as root)
 	@test -n "$(SCHEDULER)" || { echo "usage: make grading-worker SCHEDULER=tcp://host:8786"; exit 2; }
 	PYTHONPATH="$(CURDIR)" $(RUN) $(BIN)/dask worker "$(SCHEDULER)" --nthreads 1 --memory-limit 0 --nanny \
 	    --nworkers $$(PYTHONPATH="$(CURDIR)" $(BIN)/python -c "from grading.dispatch import local_workers; print(local_workers()[0])") \

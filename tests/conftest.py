@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 #: where the browser tests save screenshots of what they checked
 SHOTS = ROOT / "build" / "browser"
-pytest_plugins = ["pytester", "grading_harness"]
+pytest_plugins = ["pytester", "grading_harness", "notebook_runs"]
 
 # Keep TensorFlow quiet and deterministic in tests.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -120,8 +120,3 @@ def browser():
         )
         yield chromium
         chromium.close()
-
-
-def pytest_collection_modifyitems(config, items):
-    """The book's tests last: its build reuses the executions the notebook tests keep."""
-    items.sort(key=lambda item: item.path.name == "test_book.py")

@@ -1,7 +1,7 @@
 """The course as a book (``make book``): built with Jupyter Book, then read in Chromium as a visitor would.
 
-Runs after the notebook tests (``conftest.pytest_collection_modifyitems``), whose executions the
-build reuses; a notebook without a current execution is executed here.
+Its inputs are the lectures' executions of this session (``tests/notebook_runs.py``): each lecture
+runs once, for the notebook tests and the book alike, whichever comes first.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ PAGES = [*LECTURES, course_book.EXERCISE.as_posix()]
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, dict]:
+def built(tmp_path_factory, notebook_runs) -> tuple[Path, dict]:
+    for lecture in LECTURES:
+        notebook_runs(course_book.ROOT / lecture)  # executed and kept in build/executed/, once a session
     out = tmp_path_factory.mktemp("book") / "html"
     result = course_book.build(out)
     print(f"book built in {result['seconds']} s ({result['build seconds']} s Jupyter Book)")

@@ -33,6 +33,21 @@ def test_ci_runs_the_readme_test_command():
     assert "|| true" not in ci and "set -euo pipefail" in ci
 
 
+#: The make targets promised to users (DEVELOPERS.md): each is in `make help`, which lists every described target.
+PROMISED_TARGETS = (
+    "lab lab-instructor test test-fast bench bench-full bench-notebooks bench-claims bench-grading readme book "
+    "pretrain pretrain-unlabeled release autograde grading-scheduler grading-worker"
+).split()
+
+
+def test_make_help_lists_every_promised_target_and_every_described_one():
+    listed = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    names = re.findall(r"^make (\S+)", listed, flags=re.M)
+    assert set(PROMISED_TARGETS) <= set(names), set(PROMISED_TARGETS) - set(names)
+    phony = re.search(r"^\.PHONY: (.*)$", (ROOT / "Makefile").read_text(), flags=re.M).group(1).split()
+    assert set(names) == set(phony), "every phony target has a description, and only those are listed"
+
+
 def test_readme_quick_start_has_the_two_commands():
     quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     commands = re.findall(r"^make \w+", quick_start, flags=re.M)

@@ -1,0 +1,79 @@
+"""Each notebook executed once a session, as a student's kernel runs it, every figure checked: a fixture.
+
+The notebook tests (``test_notebooks_run.py``) assert on these executions and the book test
+(``test_book.py``) builds the book from them, whichever runs first: each lecture runs once. The
+executed lectures are kept in ``build/executed/``, where ``tools.book`` reuses them while the
+notebook and ``helpers`` are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from grading.hidden_tests import split_hidden_tests
+from tools.book import save_executed
+from tools.notebooks import ROOT
+
+WATCH_FIGURES = """import json, sys
+sys.path.insert(0, {root!r})
+from tools.legibility import watch_figures
+_legibility = watch_figures(get_ipython())"""
+
+
+def execute_checked(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
+    """``path`` executed top to bottom in a scratch folder, and what ``tools.legibility`` found illegible.
+
+    A solution runs as a student runs it, outside grading: its hidden tests, which run outside the
+    kernel on hand-ins when graded, are taken out. The kernel starts without ``TF_CPP_MIN_LOG_LEVEL``,
+    as students' kernels do. Raises nbclient's ``CellExecutionError`` at the first failing cell.
+    """
+    nb = nbformat.read(path, as_version=4)
+    if path.parent.parent.name == "solutions":
+        split_hidden_tests(nb.cells)
+    # Every figure is checked as it is shown (tools.legibility), from a cell put before all others.
+    nb.cells.insert(0, nbformat.v4.new_code_cell(WATCH_FIGURES.format(root=str(ROOT))))
+    nb.cells.append(nbformat.v4.new_code_cell("print(json.dumps(_legibility))"))
+    level = os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:  # what the notebook writes stays out of the repository
+            NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": scratch}}).execute()
+    finally:
+        if level is not None:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = level
+    nb.cells.pop(0)
+    illegible = json.loads(nb.cells.pop().outputs[0].text)
+    for cell in nb.cells:  # numbered as if the checking cell had not run first
+        if cell.cell_type == "code" and cell.execution_count:
+            cell.execution_count -= 1
+            for output in cell.outputs:
+                if output.get("execution_count"):
+                    output.execution_count -= 1
+    if path.parent.name == "lectures":  # the book shows these outputs
+        save_executed(path.relative_to(ROOT), nb)
+    return nb, illegible
+
+
+@pytest.fixture(scope="session")
+def notebook_runs() -> Callable[[Path], tuple[nbformat.NotebookNode, list[str]]]:
+    """``run(path)``: :func:`execute_checked` once a session per notebook (a failure is raised again each time)."""
+    runs: dict[Path, tuple | Exception] = {}
+
+    def run(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
+        if path not in runs:
+            try:
+                runs[path] = execute_checked(path)
+            except Exception as error:  # every test of this notebook fails with it
+                runs[path] = error
+        if isinstance(runs[path], Exception):
+            raise runs[path]
+        return runs[path]
+
+    return run
