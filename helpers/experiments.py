@@ -16,14 +16,13 @@ import time
 import keras
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from helpers.environment import free_memory
 from helpers.explain import gradcam, peak_inside, share_inside
 from helpers.faces import accessory_boxes
 from helpers.learning_rates import differential_optimizer
 from helpers.models import block_features, extract_features, large_cnn, load_base, source_classifier
+from helpers.probes import linear_probe, linear_probes
 from helpers.segmentation import encoder_maps, fit_decoder, iou, predict_masks
 from helpers.strategies import (
     feature_extraction,
@@ -38,7 +37,7 @@ from helpers.surgery import (
     unfreeze_all,
     unfreeze_last,
 )
-from helpers.tasks import SOURCE_CLASSES, TARGET_CLASSES, make_source_task, make_sunglasses_vs_hat
+from helpers.tasks import SOURCE_CLASSES, TARGET_CLASSES, draw_seed, make_source_task, make_sunglasses_vs_hat
 from helpers.toy_data import make_rings, to_polar
 from helpers.training import best_epoch, training_dataset
 
@@ -47,8 +46,8 @@ LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 def _images(seed: int, n_train: int, n_test: int, camera: str = "daylight") -> tuple[np.ndarray, ...]:
     """Training and test images of one seed: disjoint draws of the target task."""
-    x_train, y_train = make_sunglasses_vs_hat(n_train, seed=20_000 + seed, camera=camera)
-    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=30_000 + seed, camera=camera)
+    x_train, y_train = make_sunglasses_vs_hat(n_train, seed=draw_seed("train", seed), camera=camera)
+    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=draw_seed("test", seed), camera=camera)
     return x_train, y_train, x_test, y_test
 
 
@@ -93,7 +92,7 @@ def scratch_against_pretrained(seed: int = 0, *, n_train: int = 100, n_test: int
     """
     x_train, y_train, x_test, y_test = _images(seed, n_train, n_test)
     # New images for the validation curve only: the test images stay unseen until the end.
-    x_val, y_val = make_sunglasses_vs_hat(200, seed=40_000 + seed)
+    x_val, y_val = make_sunglasses_vs_hat(200, seed=draw_seed("validation", seed))
     keras.utils.set_random_seed(seed)
     cnn = large_cnn(x_train.shape[1])
     cnn.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])
@@ -134,8 +133,8 @@ def transferability(seed: int = 0, *, n_source: int = 560, n_train: int = 300, n
     base = load_base("bundled")
     tasks = {
         "source task (14 accessories)": (
-            *make_source_task(n_source, seed=60_000 + seed),
-            *make_source_task(n_source, seed=61_000 + seed),
+            *make_source_task(n_source, seed=draw_seed("source-train", seed)),
+            *make_source_task(n_source, seed=draw_seed("source-test", seed)),
         ),
         "sunglasses vs hat, daylight": _images(seed, n_train, n_test),
         "sunglasses vs hat, night camera": _images(seed, n_train, n_test, "night"),
@@ -143,7 +142,7 @@ def transferability(seed: int = 0, *, n_source: int = 560, n_train: int = 300, n
     accuracy, chance = {}, {}
     for task, (x_train, y_train, x_test, y_test) in tasks.items():
         train, test = block_features(base, x_train), block_features(base, x_test)
-        probe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
+        probe = linear_probe()
         accuracy[task] = {block: float(probe.fit(train[block], y_train).score(test[block], y_test)) for block in train}
         chance[task] = float(np.bincount(y_test).max() / len(y_test))
     blocks = list(accuracy["source task (14 accessories)"])
@@ -168,7 +167,7 @@ def _head_trained(seed: int, n_train: int, *, epochs: int = 8) -> tuple[keras.Mo
     Returns the model and its training photos and labels. :func:`low_learning_rate` and
     :func:`batchnorm_trap` start from the same head, so a notebook that runs both trains it once.
     """
-    x_fit, y_fit = make_sunglasses_vs_hat(n_train, seed=20_000 + seed)
+    x_fit, y_fit = make_sunglasses_vs_hat(n_train, seed=draw_seed("train", seed))
     model = freeze_base(attach_head(load_base("bundled"), 2))
     model.set_weights(_head_weights(seed, n_train, epochs))
     model.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])  # as trained; fine-tuning recompiles
@@ -177,7 +176,7 @@ def _head_trained(seed: int, n_train: int, *, epochs: int = 8) -> tuple[keras.Mo
 
 @functools.lru_cache(maxsize=1)
 def _head_weights(seed: int, n_train: int, epochs: int) -> list[np.ndarray]:
-    x_fit, y_fit = make_sunglasses_vs_hat(n_train, seed=20_000 + seed)
+    x_fit, y_fit = make_sunglasses_vs_hat(n_train, seed=draw_seed("train", seed))
     keras.utils.set_random_seed(seed)
     model = freeze_base(attach_head(load_base("bundled"), 2))
     model.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])
@@ -193,7 +192,7 @@ def low_learning_rate(
     Claims ``low-rate-protects``: test accuracy after fine-tuning at the low rate minus at the high rate.
     """
     model, x_train, y_train = _head_trained(seed, n_train)
-    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=30_000 + seed)
+    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=draw_seed("test", seed))
     keras.utils.set_random_seed(seed)
     start = model.get_weights()
     head_only = _accuracy(model, x_test, y_test)
@@ -221,7 +220,7 @@ def batchnorm_trap(
     with BatchNorm layers training on the small batches of the small target set.
     """
     model, x_train, y_train = _head_trained(seed, n_train)
-    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=30_000 + seed)
+    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=draw_seed("test", seed))
     start = model.get_weights()
     after, shift = {}, {}
     layer = model.get_layer("block_16_project_BN")
@@ -386,8 +385,8 @@ def gradcam_regions(
     ``gradcam-finds-accessory``: the mean of hit minus area share. The share of the whole heat
     inside the box is reported too.
     """
-    x_train, y_train = make_sunglasses_vs_hat(n_train, seed=20_000 + seed)
-    probe, labels, attributes = make_sunglasses_vs_hat(n_probe, seed=50_000 + seed, return_attributes=True)
+    x_train, y_train = make_sunglasses_vs_hat(n_train, seed=draw_seed("train", seed))
+    probe, labels, attributes = make_sunglasses_vs_hat(n_probe, seed=draw_seed("probe", seed), return_attributes=True)
     tuned = fine_tune(x_train, y_train, seed=seed)
     heat = gradcam(tuned.model, probe, layer=layer)
     boxes = accessory_boxes(attributes, [TARGET_CLASSES[label] for label in labels], probe.shape[1])
@@ -478,8 +477,8 @@ def segmentation_transfer(seed: int = 0, *, n_train: int = 100, n_test: int = 20
     scored on ``n_test`` new photos by intersection over union. Claims
     ``pretrained-encoder-segments``: mean IoU on the pretrained base minus on the random one.
     """
-    images, labels, masks = make_sunglasses_vs_hat(n_train, seed=20_000 + seed, return_masks=True)
-    x_test, y_test, m_test = make_sunglasses_vs_hat(n_test, seed=30_000 + seed, return_masks=True)
+    images, labels, masks = make_sunglasses_vs_hat(n_train, seed=draw_seed("train", seed), return_masks=True)
+    x_test, y_test, m_test = make_sunglasses_vs_hat(n_test, seed=draw_seed("test", seed), return_masks=True)
     x_fit, m_fit = np.concatenate([images, images[:, :, ::-1]]), np.concatenate([masks, masks[:, :, ::-1]])
     scores, predicted, histories = {}, {}, {}
     for name, weights in (("pretrained base", "bundled"), ("random base", None)):
@@ -518,7 +517,7 @@ def old_head(
     """
     wanted = [SOURCE_CLASSES.index(name) for name in classes]
     per_draw = len(SOURCE_CLASSES)  # the source task cycles through its classes
-    images, labels = make_source_task(per_draw * (n_per_class + n_test // 2), seed=80_000 + seed)
+    images, labels = make_source_task(per_draw * (n_per_class + n_test // 2), seed=draw_seed("old-head", seed))
     keep = np.isin(labels, wanted)
     images, labels = images[keep], (labels[keep] == wanted[1]).astype(int)  # 0: classes[0], 1: classes[1]
     train = np.r_[np.flatnonzero(labels == 0)[:n_per_class], np.flatnonzero(labels == 1)[:n_per_class]]
@@ -531,7 +530,7 @@ def old_head(
         extract_features(base, images[train], progress=False), labels[train]
     )
     new = float(head.score(extract_features(base, images[test], progress=False), labels[test]))
-    x_other, y_other = make_sunglasses_vs_hat(100, seed=90_000 + seed)
+    x_other, y_other = make_sunglasses_vs_hat(100, seed=draw_seed("other-task", seed))
     called = classifier.predict(x_other.astype(np.float32), batch_size=64, verbose=0).argmax(axis=1)
     free_memory()
     return {
@@ -544,32 +543,6 @@ def old_head(
             for k, name in enumerate(TARGET_CLASSES)
         },
     }
-
-
-def linear_probes(
-    bases: dict[str, keras.Model | None], n_per_class: tuple[int, ...], *, seed: int = 0, n_test: int = 500
-) -> dict[str, dict[int, float]]:
-    """Test accuracy of the same linear probe on each base's features of a few target photos: ``{base: {n: accuracy}}``.
-
-    The probe is a logistic regression on standardised, average-pooled features (as in
-    :func:`transferability`), fitted on the first ``n`` daylight photos of each class for every
-    ``n`` in ``n_per_class``; a base of ``None`` probes the raw pixels. Every base sees the same photos.
-    """
-    x_train, y_train = make_sunglasses_vs_hat(2 * max(n_per_class), seed=20_000 + seed)
-    x_test, y_test = make_sunglasses_vs_hat(n_test, seed=30_000 + seed)
-    by_class = [np.flatnonzero(y_train == k) for k in range(len(TARGET_CLASSES))]
-    accuracy = {}
-    for name, base in bases.items():
-        if base is None:
-            f_train, f_test = (x.reshape(len(x), -1).astype(np.float32) / 255 for x in (x_train, x_test))
-        else:
-            f_train, f_test = (extract_features(base, x, progress=False) for x in (x_train, x_test))
-        accuracy[name] = {}
-        for n in n_per_class:
-            chosen = np.concatenate([indices[:n] for indices in by_class])
-            probe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
-            accuracy[name][n] = float(probe.fit(f_train[chosen], y_train[chosen]).score(f_test, y_test))
-    return accuracy
 
 
 def unlabeled_representations(

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from helpers.downloads import course_data_dir
-from helpers.tasks import IMAGE_SIZE, TARGET_CLASSES, make_sunglasses_vs_hat
+from helpers.tasks import IMAGE_SIZE, TARGET_CLASSES, draw_seed, make_sunglasses_vs_hat
 
 # Formats that keras.utils.image_dataset_from_directory decodes itself.
 KERAS_FORMATS = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
@@ -414,7 +414,7 @@ def course_images(
     """
     if photos is None:
         x_train, y_train = make_sunglasses_vs_hat(n_train, seed=seed, image_size=image_size)
-        x_test, y_test = make_sunglasses_vs_hat(n_test, seed=seed + 10_000, image_size=image_size)
+        x_test, y_test = make_sunglasses_vs_hat(n_test, seed=draw_seed("folder-test", seed), image_size=image_size)
         return x_train, y_train, x_test, y_test, TARGET_CLASSES
     split = n_test / (n_train + n_test)
     train, test = load_image_folder(photos, image_size=image_size, validation_split=split, seed=seed)

@@ -418,7 +418,7 @@ def probe_curves(accuracy: dict[str, dict[int, float]], *, chance: float = 0.5, 
     """Linear-probe test accuracy against labelled photos per class, one line per representation.
 
     ``accuracy`` maps a representation to ``{photos per class: accuracy}``
-    (:func:`helpers.experiments.linear_probes`); chance is dashed.
+    (:func:`helpers.probes.linear_probes`); chance is dashed.
 
     Examples
     --------

@@ -59,7 +59,7 @@ from helpers.models import (
     extract_features,
     sha256_of,
 )
-from helpers.tasks import IMAGE_SIZE, SOURCE_CLASSES, make_source_task
+from helpers.tasks import DRAW_OFFSETS, IMAGE_SIZE, SOURCE_CLASSES, make_source_task
 
 #: The attributes whose values are regression targets of the "geometry" head, in this order.
 GEOMETRY = ("face_x", "face_y", "face_half_width", "tilt")
@@ -261,7 +261,9 @@ def _mirrored_batches(images, labels, attributes: dict, centre, spread, config: 
     return order.batch(config.batch_size).map(batch).prefetch(tf.data.AUTOTUNE)
 
 
-def fit_source_head(weights_dir: str | Path, *, n_per_class: int = 200, seed: int = 70_000) -> dict:
+def fit_source_head(
+    weights_dir: str | Path, *, n_per_class: int = 200, seed: int = DRAW_OFFSETS["source-head"]
+) -> dict:
     """Fit a head for the source task on the base in ``weights_dir``; write it and its card there.
 
     Pretraining throws its heads away, as an ImageNet model's head is thrown away when its base

@@ -40,9 +40,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.experiments import linear_probes
 from helpers.models import ALPHA, UNLABELED_CARD, UNLABELED_WEIGHTS, build_base
 from helpers.pretrain import config_from_arguments, write_card
+from helpers.probes import linear_probes
 from helpers.tasks import IMAGE_SIZE, make_source_task
 
 

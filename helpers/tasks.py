@@ -26,6 +26,36 @@ from tqdm.auto import tqdm
 
 from helpers import faces
 
+#: Where each draw of a task starts, by what it is for: one experiment's draws never share an image
+#: (``draw_seed("test", 3)`` is 30_003), and a seed's training images are the same in every experiment.
+DRAW_OFFSETS: dict[str, int] = {
+    "folder-test": 10_000,
+    "train": 20_000,
+    "test": 30_000,
+    "validation": 40_000,
+    "probe": 50_000,
+    "source-train": 60_000,
+    "source-test": 61_000,
+    "source-head": 70_000,
+    "old-head": 80_000,
+    "other-task": 90_000,
+    "widget-test": 99_000,
+}
+
+
+def draw_seed(purpose: str, seed: int) -> int:
+    """The seed of the draw made for ``purpose`` (a key of :data:`DRAW_OFFSETS`) in run ``seed``.
+
+    Examples
+    --------
+    >>> draw_seed("test", 3)
+    30003
+    """
+    if purpose not in DRAW_OFFSETS:
+        raise ValueError(f"purpose must be one of {sorted(DRAW_OFFSETS)}, got {purpose!r}")
+    return DRAW_OFFSETS[purpose] + seed
+
+
 #: Side of the generated square images, in pixels (and so the input size of the bundled base).
 IMAGE_SIZE = 96
 #: Class names of the target task, in the order ``image_dataset_from_directory`` sorts them.

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from helpers import strategies
 from helpers.plots import decision_boundary, training_curves
 from helpers.surgery import cut
-from helpers.tasks import make_sunglasses_vs_hat
+from helpers.tasks import draw_seed, make_sunglasses_vs_hat
 from helpers.toy_data import make_rings, to_polar
 
 KERNEL_PRESETS: dict[str, np.ndarray] = {
@@ -274,7 +274,7 @@ class StrategyPlayground(_Explorer):
         try:
             n, name = self.n_images.value, self.strategy.value
             images, labels = make_sunglasses_vs_hat(n, seed=self.seed + 100 + len(self.results))
-            test_images, test_labels = make_sunglasses_vs_hat(self.n_test, seed=self.seed + 99_000)
+            test_images, test_labels = make_sunglasses_vs_hat(self.n_test, seed=draw_seed("widget-test", self.seed))
             options = {
                 "epochs": self.epochs.value,
                 "learning_rate": self.learning_rate.value,

@@ -91,7 +91,7 @@ def test_tiny_unlabeled_pretraining_writes_loadable_weights_and_card(tmp_path):
 
 
 def test_linear_probes_score_every_representation_on_the_same_photos():
-    from helpers.experiments import linear_probes
+    from helpers.probes import linear_probes
 
     base = load_base("bundled")
     accuracy = linear_probes({"bundled": base, "again": base, "pixels": None}, (2, 10), n_test=60)
