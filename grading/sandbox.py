@@ -31,11 +31,13 @@ the private home, the paths to cover, the file that receives the kernel's own ou
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import pwd
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -73,6 +75,9 @@ SYSTEM_PATHS = (
 #: Top-level names that are links into /usr on merged-/usr systems (folders of their own elsewhere).
 TOP_LEVEL = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 MAX_FILE_BYTES = 1 << 30
+PR_SET_PDEATHSIG = 1  # prctl(2)
+#: This process's parent when it started (a kernel's: nbgrader), to tell later whether it has died.
+PARENT_AT_IMPORT = os.getppid()
 TMP_BYTES = 512 << 20
 
 
@@ -285,6 +290,7 @@ def start_kernel(argv: list[str]) -> None:
     """
     if "-f" not in argv:
         raise SystemExit(__doc__)
+    _die_with_parent()
     home = Path(os.environ[HOME_VARIABLE])
     # The connection file is the grader's; the kernel gets its own copy, and binds its Unix
     # sockets (transport "ipc") in the folder the connection file names, bound writable for it.
@@ -306,6 +312,20 @@ def start_kernel(argv: list[str]) -> None:
     _limit_file_size()
     _only_own_descriptors(os.environ.get(OUTPUT_VARIABLE, os.devnull))
     os.execv(command[0], command)
+
+
+def _die_with_parent() -> None:
+    """Be killed when nbgrader, which started this kernel, dies; exit now if it already has.
+
+    ``setpriv --pdeathsig`` arms the same signal, but only once this process execs it: a grader
+    killed while a kernel was starting (its imports take a fraction of a second) would leave that kernel running,
+    adopted by init. So it is armed here first, and the parent checked after.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1 or os.getppid() != PARENT_AT_IMPORT:
+        os._exit(1)  # adopted already: nbgrader died while this kernel was starting
 
 
 def _only_own_descriptors(output: str) -> None:

@@ -187,11 +187,12 @@ def oov_model(model):  # raises on the hidden photos with three of their pixels 
 
 
 def pixel_codes(images) -> set[str]:
-    """What :data:`OOV_MODEL` puts in its error message for ``images``."""
+    """What :data:`OOV_MODEL` puts in its error message for ``images`` (of 5 digits or more: a dark pixel's
+    code, such as ``0``, is in any page)."""
     import numpy as np
 
     centre = images[:, 48, 48].astype(np.int64)
-    return {str(v) for v in centre[:, 0] + 256 * centre[:, 1] + 65536 * centre[:, 2]}
+    return {str(v) for v in centre[:, 0] + 256 * centre[:, 1] + 65536 * centre[:, 2] if v >= 10_000}
 
 
 FAKE_HISTORY = """
@@ -316,7 +317,7 @@ def adversarial_batch(folder: Path) -> dict[str, float]:
     deleted = release()
     deleted.cells = [c for c in deleted.cells if not c.metadata.get("nbgrader", {}).get("grade")]
     expect("deletes_cells", deleted, 0)
-    expect("cheats_without_learning", cheater(), CHEAT_MOST)
+    expect("cheats_without_learning", cheater(), 5)  # data, quiz, model; its predict cell fails (the head raises)
     expect("messy_but_right", messy_but_right(), FULL)
     links = with_cells(release(), "settings", LINK_HAND_IN)
     expect("links_hand_in", links, 0)
