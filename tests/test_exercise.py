@@ -1,4 +1,4 @@
-"""The sunglasses-vs-hat exercise: its nbgrader source and its release (grading: tests/test_grading.py)."""
+"""The sunglasses-vs-hat exercise: its nbgrader source and its release (grading: tests/test_grading_*.py)."""
 
 from __future__ import annotations
 
