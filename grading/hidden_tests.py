@@ -21,6 +21,7 @@ and read only what their own cell hands in (a cell that fails then costs only it
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -80,7 +81,7 @@ def run_outside(
     ``python -I`` (no current folder, user site or ``PYTHON*`` variables on ``sys.path``), as the
     sandbox user, seeing the handed-in values read-only and nothing else of the submission.
     """
-    if hand_in_dir.is_symlink() or (hand_in_dir.exists() and not plain_folder(hand_in_dir)):
+    if os.path.lexists(hand_in_dir) and not plain_folder(hand_in_dir):  # a link, a file: not what hand_in made
         return _every_cell_failed(tests, "the hand-in folder was replaced by a link or a file: refused"), ""
     home = sandbox.make_home(scratch / "checker-home")
     try:
