@@ -69,10 +69,10 @@ book: $(STAMP) ## build the course as a static HTML book in build/book/ (Jupyter
 	$(RUN) $(BIN)/python -m tools.book
 
 pretrain: $(STAMP) ## rebuild the bundled base weights from scratch (under an hour on 2 cores)
-	$(RUN) $(BIN)/python -m helpers.pretrain
+	$(RUN) $(BIN)/python -m helpers.pretraining.supervised
 
 pretrain-unlabeled: $(STAMP) ## rebuild the base pretrained without labels (contrastive, as in SimCLR)
-	$(RUN) $(BIN)/python -m helpers.self_supervised
+	$(RUN) $(BIN)/python -m helpers.pretraining.self_supervised
 
 docs-images: $(STAMP) ## redraw README's pictures
 	$(RUN) $(BIN)/python -m tools.docs_images

@@ -3,11 +3,11 @@
     python -m benchmarks.claims                  # every claim, 5 seeds or its own more (make bench-claims)
     python -m benchmarks.claims --only step-back # these claims; the other rows are kept
 
-Each experiment of ``helpers.experiments`` runs once per seed, all its seeds in one process of
+Each experiment of ``helpers.evidence.experiments`` runs once per seed, all its seeds in one process of
 its own (so no experiment's memory weighs on the next), and gives the effect of every claim it
 measures.
 Writes ``docs/benchmarks/claims.json`` and the copy shipped in the package
-(``helpers/ledger/claims.json``, which notebooks read wherever they run) and prints the table.
+(``helpers/evidence/ledger.json``, which notebooks read wherever they run) and prints the table.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from pathlib import Path
 # TensorFlow reads its C++ log level once, when first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from helpers.claims import CLAIMS, LEDGER, format_effect, summarise  # noqa: E402
+from helpers.evidence.claims import CLAIMS, LEDGER, format_effect, summarise  # noqa: E402
+from helpers.evidence.experiments import EXPERIMENTS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks" / "claims.json"
@@ -33,12 +34,14 @@ OUT = ROOT / "docs" / "benchmarks" / "claims.json"
 
 def run_one(experiment: str, seed: int) -> dict:
     """One experiment for one seed: its effects, test-set size and seconds."""
-    from helpers import experiments
-
-    function = getattr(experiments, experiment)
+    function = EXPERIMENTS[experiment]
     started = time.perf_counter()
     result = function(seed)
-    return {"effects": result["effects"], "n_test": result["n_test"], "seconds": time.perf_counter() - started}
+    if set(result.effects) != set(function.claims):
+        raise RuntimeError(
+            f"{experiment} measured {sorted(result.effects)} but is marked as measuring {function.claims}"
+        )
+    return {"effects": result.effects, "n_test": result.n_test, "seconds": time.perf_counter() - started}
 
 
 def _in_subprocess(experiment: str, seeds: range) -> Iterator[dict]:
@@ -61,18 +64,18 @@ def _in_subprocess(experiment: str, seeds: range) -> Iterator[dict]:
 def measure(claim_ids: list[str], n_seeds: int) -> list[dict]:
     """The ledger's rows for ``claim_ids``, each experiment run once per seed: ``n_seeds`` seeds, or more
     where one of its claims asks for more (``Claim.seeds``)."""
-    experiments = list(dict.fromkeys(CLAIMS[i].experiment for i in claim_ids))  # in lecture order
+    experiments = [name for name, function in EXPERIMENTS.items() if set(function.claims) & set(claim_ids)]
     effects: dict[str, list[float]] = {i: [] for i in claim_ids}
     seconds: dict[str, list[float]] = {i: [] for i in claim_ids}  # an experiment's runs, under each of its claims
     n_test: dict[str, int] = {}
     for experiment in experiments:
         started = time.perf_counter()
-        seeds = range(max([n_seeds] + [c.seeds for c in CLAIMS.values() if c.experiment == experiment]))
+        seeds = range(max([n_seeds] + [CLAIMS[i].seeds for i in EXPERIMENTS[experiment].claims]))
         for seed, run in zip(seeds, _in_subprocess(experiment, seeds), strict=True):
             shown = ", ".join(f"{i} {format_effect(e, CLAIMS[i].unit)}" for i, e in run["effects"].items())
             print(f"  {experiment} seed {seed}: {shown} ({run['seconds']:.0f} s)", flush=True)
-            for claim_id in claim_ids:
-                if CLAIMS[claim_id].experiment == experiment:
+            for claim_id in EXPERIMENTS[experiment].claims:
+                if claim_id in effects:
                     effects[claim_id].append(run["effects"][claim_id])
                     seconds[claim_id].append(run["seconds"])
                     n_test[claim_id] = run["n_test"]

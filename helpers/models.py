@@ -33,10 +33,10 @@ ALPHA = 0.35
 WEIGHTS_DIR = Path(str(resources.files("helpers") / "weights"))
 BUNDLED_WEIGHTS = WEIGHTS_DIR / "mobilenetv2_035_96_source.weights.h5"
 BUNDLED_CARD = WEIGHTS_DIR / "mobilenetv2_035_96_source.json"
-#: A head for the source task on the bundled base (:func:`helpers.pretrain.fit_source_head`).
+#: A head for the source task on the bundled base (:func:`helpers.pretraining.supervised.fit_source_head`).
 SOURCE_HEAD = WEIGHTS_DIR / "mobilenetv2_035_96_source_head.npz"
 SOURCE_HEAD_CARD = WEIGHTS_DIR / "mobilenetv2_035_96_source_head.json"
-#: The same base pretrained on the source portraits without their labels (:mod:`helpers.self_supervised`).
+#: The same base pretrained on the source portraits without their labels (:mod:`helpers.pretraining.self_supervised`).
 UNLABELED_WEIGHTS = WEIGHTS_DIR / "mobilenetv2_035_96_unlabeled.weights.h5"
 UNLABELED_CARD = WEIGHTS_DIR / "mobilenetv2_035_96_unlabeled.json"
 
@@ -106,7 +106,7 @@ def load_base(weights: Weights = "bundled", *, image_size: int = IMAGE_SIZE, poo
         ``"bundled"``: the course's own weights, pretrained on the source task and shipped with
         this package (checked against their SHA-256); works offline. ``"unlabeled"``: the
         course's weights pretrained on the same portraits without their labels (contrastive
-        learning, :mod:`helpers.self_supervised`), shipped and checked the same way.
+        learning, :mod:`helpers.pretraining.self_supervised`), shipped and checked the same way.
         ``"imagenet"``: Keras' ImageNet weights, downloaded once into Keras' cache. ``None``:
         random weights.
     image_size : int
@@ -143,11 +143,13 @@ def load_base(weights: Weights = "bundled", *, image_size: int = IMAGE_SIZE, poo
     if weights == "bundled":
         base.load_weights(_checked(BUNDLED_WEIGHTS, BUNDLED_CARD))
     elif weights == "unlabeled":
-        base.load_weights(_checked(UNLABELED_WEIGHTS, UNLABELED_CARD, rebuild="python -m helpers.self_supervised"))
+        base.load_weights(
+            _checked(UNLABELED_WEIGHTS, UNLABELED_CARD, rebuild="python -m helpers.pretraining.self_supervised")
+        )
     return base
 
 
-def _checked(path: Path, card: Path, *, rebuild: str = "python -m helpers.pretrain") -> Path:
+def _checked(path: Path, card: Path, *, rebuild: str = "python -m helpers.pretraining.supervised") -> Path:
     """``path``, after checking it and its ``card`` exist and the file has the SHA-256 the card records."""
     for needed in (path, card):
         if not needed.is_file():
@@ -242,7 +244,7 @@ def block_features(base: keras.Model, images, *, batch_size: int = 32) -> dict[s
     """Every block's output for ``images``, average-pooled to one vector per image: ``{block: (n, channels)}``.
 
     One pass through ``base`` gives all of them, so a linear probe can ask of each block how
-    much of a task its features already solve (:func:`helpers.experiments.transferability`).
+    much of a task its features already solve (:func:`helpers.evidence.representations.transferability`).
 
     Examples
     --------

@@ -394,7 +394,7 @@ def params_vs_speed(rows: Sequence[dict], *, ax=None):
 def block_probes(accuracy: dict[str, dict[str, float]], chance: dict[str, float] | None = None, *, ax=None):
     """Linear-probe accuracy of every block, one line per task, with each task's chance level dashed.
 
-    ``accuracy`` maps a task to ``{block: accuracy}`` (:func:`helpers.experiments.transferability`).
+    ``accuracy`` maps a task to ``{block: accuracy}`` (:func:`helpers.evidence.representations.transferability`).
 
     Examples
     --------

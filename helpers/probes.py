@@ -24,9 +24,10 @@ def linear_probes(
 ) -> dict[str, dict[int, float]]:
     """Test accuracy of the same linear probe on each base's features of a few target photos: ``{base: {n: accuracy}}``.
 
-    The probe is a logistic regression on standardised, average-pooled features (:func:`linear_probe`; as in
-    :func:`helpers.experiments.transferability`), fitted on the first ``n`` daylight photos of each class for every
-    ``n`` in ``n_per_class``; a base of ``None`` probes the raw pixels. Every base sees the same photos.
+    The probe is a logistic regression on standardised, average-pooled features (:func:`linear_probe`;
+    as in :func:`helpers.evidence.representations.transferability`), fitted on the first ``n``
+    daylight photos of each class for every ``n`` in ``n_per_class``; a base of ``None`` probes the
+    raw pixels. Every base sees the same photos.
     """
     x_train, y_train = make_sunglasses_vs_hat(2 * max(n_per_class), seed=draw_seed("train", seed))
     x_test, y_test = make_sunglasses_vs_hat(n_test, seed=draw_seed("test", seed))

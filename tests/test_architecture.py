@@ -20,9 +20,8 @@ MODULES = {
     if "__pycache__" not in path.parts
 }
 HELPERS = {name.split(".", 1)[1]: path for name, path in MODULES.items() if name.startswith("helpers.")}
-#: Drawing portraits is one cohesive job, kept whole in pipeline order; the claims' experiments are
-#: a catalogue of independent functions, one per experiment, that grows with the ledger.
-LONG_ALLOWED = {"helpers.faces", "helpers.experiments"}
+#: Drawing portraits is one cohesive job, kept whole in pipeline order.
+LONG_ALLOWED = {"helpers.faces"}
 MAX_LINES = 450
 
 
@@ -110,7 +109,7 @@ def test_imports_are_at_the_top_of_each_helpers_module(name):
 def test_light_helpers_import_no_tensorflow():
     """The package and its modules without models import no TensorFlow: the grader reads their constants."""
     code = (
-        "import sys, helpers, helpers.hand_in, helpers.tasks, helpers.claims, grading.protocol\n"
+        "import sys, helpers, helpers.hand_in, helpers.tasks, helpers.evidence.claims, grading.protocol\n"
         "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -1,4 +1,5 @@
-"""helpers.claims: intervals, verdicts, the shipped ledger, and claims cited by the notebooks that show them."""
+"""helpers.evidence: intervals, verdicts, the shipped ledger, experiments marked with their claims, and claims cited by
+the notebooks that show them."""
 
 from __future__ import annotations
 
@@ -11,8 +12,19 @@ import pytest
 
 from benchmarks.claims import table
 from conftest import ROOT
-from helpers import experiments
-from helpers.claims import CLAIMS, LEDGER, Claim, compare, confidence_interval, format_effect, ledger, summarise
+from helpers.evidence.claims import (
+    CLAIMS,
+    LEDGER,
+    Claim,
+    Measurement,
+    compare,
+    confidence_interval,
+    format_effect,
+    ledger,
+    measures,
+    summarise,
+)
+from helpers.evidence.experiments import EXPERIMENTS, measuring
 
 CITE = re.compile(r"""compare\(\s*["']([\w-]+)["']""")
 
@@ -25,14 +37,14 @@ def test_the_interval_is_students_t_over_seeds():
 
 
 def test_a_claim_holds_only_when_its_interval_excludes_zero_on_the_claimed_side():
-    claim = Claim("x", "01_x", "It helps.", "gain", "representation")
+    claim = Claim("x", "01_x", "It helps.", "gain")
     assert summarise(claim, [0.02, 0.03, 0.025], 500)["holds"]
     assert not summarise(claim, [0.02, -0.01, 0.03], 500)["holds"]  # the interval reaches zero
     assert not summarise(claim, [-0.02, -0.03, -0.025], 500)["holds"]  # clearly the other way
 
 
 def test_compare_prints_the_live_run_next_to_the_ledger():
-    rows = {"x": summarise(Claim("x", "01_x", "It helps.", "gain", "representation"), [0.02, 0.03, 0.025], 500)}
+    rows = {"x": summarise(Claim("x", "01_x", "It helps.", "gain"), [0.02, 0.03, 0.025], 500)}
     line = compare("x", 0.031, rows=rows)
     assert line.startswith("[x] this run: +3.1 points; over 3 seeds: +2.5 points (95% CI") and line.endswith("holds")
     with pytest.raises(KeyError, match="no claim 'y'"):
@@ -41,17 +53,28 @@ def test_compare_prints_the_live_run_next_to_the_ledger():
     assert "yes" in table(list(rows.values()))
 
 
-def test_every_claim_names_an_experiment_that_returns_its_effect():
+def test_every_claim_is_measured_by_exactly_one_experiment_that_returns_a_typed_result():
     for claim in CLAIMS.values():
-        function = getattr(experiments, claim.experiment)
-        assert list(inspect.signature(function).parameters)[0] == "seed", claim.id
-        assert claim.id in inspect.getsource(function), f"{claim.experiment} does not return {claim.id!r}"
+        experiment = measuring(claim.id)
+        signature = inspect.signature(experiment)
+        assert list(signature.parameters)[0] == "seed", claim.id
+        assert issubclass(inspect.get_annotations(experiment, eval_str=True)["return"], Measurement), claim.id
+        assert f'"{claim.id}"' in inspect.getsource(experiment), f"{experiment.__name__} does not return {claim.id!r}"
         assert claim.claim.endswith(".") and claim.unit in ("points", "loss", "s"), claim.id
+    measured = [claim_id for experiment in EXPERIMENTS.values() for claim_id in experiment.claims]
+    assert sorted(measured) == sorted(CLAIMS), "an experiment measures a claim twice, or a claim is not measured"
+
+
+def test_an_experiment_marked_with_an_unknown_claim_fails_when_its_module_loads():
+    with pytest.raises(ValueError, match="unknown claim ids \\['step-bak'\\]"):
+        measures("step-bak")
+    with pytest.raises(KeyError, match="0 experiments measure 'x'"):
+        measuring("x")
 
 
 def test_the_shipped_ledger_is_the_benchmark_output_and_covers_every_claim():
     docs = ROOT / "docs" / "benchmarks" / "claims.json"
-    assert LEDGER.read_text() == docs.read_text(), "helpers/ledger/claims.json differs: run make bench-claims"
+    assert LEDGER.read_text() == docs.read_text(), "helpers/evidence/ledger.json differs: run make bench-claims"
     rows = ledger()
     assert sorted(rows) == sorted(CLAIMS), "claims without a ledger row (or rows without a claim): make bench-claims"
     for claim_id, row in rows.items():

@@ -1,4 +1,4 @@
-"""helpers.models and helpers.pretrain: the bundled base, ImageNet offline, reproducible pretraining."""
+"""helpers.models and helpers.pretraining.supervised: the bundled base, ImageNet offline, reproducible pretraining."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from helpers.models import (
     small_cnn,
     source_classifier,
 )
-from helpers.pretrain import PretrainConfig, _columns, _mirrored_batches, fit_source_head
+from helpers.pretraining.supervised import PretrainConfig, _columns, _mirrored_batches, fit_source_head
 from helpers.surgery import base_blocks, cut
 from helpers.tasks import make_source_task
 
@@ -71,7 +71,7 @@ def test_damaged_weights_are_refused(tmp_path, monkeypatch):
     shutil.copy(models.BUNDLED_CARD, tmp_path / models.BUNDLED_CARD.name)
     monkeypatch.setattr(models, "BUNDLED_WEIGHTS", damaged)
     monkeypatch.setattr(models, "BUNDLED_CARD", tmp_path / models.BUNDLED_CARD.name)
-    with pytest.raises(ValueError, match="damaged.*python -m helpers.pretrain"):
+    with pytest.raises(ValueError, match="damaged.*python -m helpers.pretraining.supervised"):
         load_base("bundled")
     damaged.unlink()
     with pytest.raises(FileNotFoundError, match="missing.*pip install -e"):
@@ -100,7 +100,7 @@ def test_bad_weights_name():
 
 @pytest.mark.slow
 def test_tiny_pretraining_writes_loadable_weights_and_card(tmp_path):
-    from helpers.pretrain import PretrainConfig, pretrain
+    from helpers.pretraining.supervised import PretrainConfig, pretrain
 
     card = pretrain(PretrainConfig.tiny(), tmp_path, n_jobs=1, verbose=0)
     weights = tmp_path / models.BUNDLED_WEIGHTS.name
@@ -122,7 +122,7 @@ def test_the_shipped_source_head_names_source_accessories_and_is_hash_checked(tm
     damaged = tmp_path / models.SOURCE_HEAD.name
     damaged.write_bytes(models.SOURCE_HEAD.read_bytes()[:-10])
     monkeypatch.setattr(models, "SOURCE_HEAD", damaged)
-    with pytest.raises(ValueError, match="damaged.*python -m helpers.pretrain"):
+    with pytest.raises(ValueError, match="damaged.*python -m helpers.pretraining.supervised"):
         source_classifier()
 
 

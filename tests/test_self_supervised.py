@@ -1,4 +1,4 @@
-"""helpers.self_supervised: contrastive learning without labels, and the shipped unlabeled base."""
+"""helpers.pretraining.self_supervised: contrastive learning without labels, and the shipped unlabeled base."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from helpers import models
 from helpers.models import load_base, sha256_of, unlabeled_card
-from helpers.self_supervised import (
+from helpers.pretraining.self_supervised import (
     UnlabeledConfig,
     contrastive_loss,
     pretrain_unlabeled,
@@ -68,10 +68,12 @@ def test_unlabeled_weights_missing_or_damaged_say_how_to_rebuild(tmp_path, monke
     shutil.copy(models.UNLABELED_CARD, card)
     monkeypatch.setattr(models, "UNLABELED_WEIGHTS", damaged)
     monkeypatch.setattr(models, "UNLABELED_CARD", card)
-    with pytest.raises(ValueError, match="damaged.*python -m helpers.self_supervised"):
+    with pytest.raises(ValueError, match="damaged.*python -m helpers.pretraining.self_supervised"):
         load_base("unlabeled")
     card.unlink()
-    with pytest.raises(FileNotFoundError, match="unlabeled.json is missing.*python -m helpers.self_supervised"):
+    with pytest.raises(
+        FileNotFoundError, match="unlabeled.json is missing.*python -m helpers.pretraining.self_supervised"
+    ):
         load_base("unlabeled")
     damaged.unlink()
     with pytest.raises(FileNotFoundError, match="missing.*pip install -e"):

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from helpers.claims import format_effect
+from helpers.evidence.claims import format_effect
 from tools.formats import megabytes, percent, seconds, table
 from tools.notebooks import readme_links, student_notebooks
 

@@ -1,8 +1,8 @@
 """Pretrain the bundled base on the source task, the way ImageNet models are pretrained for you.
 
-    python -m helpers.pretrain                 # the bundled weights (under an hour on 2 cores)
-    python -m helpers.pretrain --tiny --out /tmp/w   # a seconds-long run that proves the pipeline
-    python -m helpers.pretrain --source-head-only    # refit only the source head (fit_source_head)
+    python -m helpers.pretraining.supervised                 # the bundled weights (under an hour on 2 cores)
+    python -m helpers.pretraining.supervised --tiny --out /tmp/w   # a seconds-long run that proves the pipeline
+    python -m helpers.pretraining.supervised --source-head-only    # refit only the source head (fit_source_head)
 
 Draws ``--n-images`` portraits of the source task (fourteen accessories, no sunglasses, no hats),
 trains ``MobileNetV2(alpha=0.35)`` from scratch on them, checks inference-mode accuracy on a
@@ -284,7 +284,7 @@ def fit_source_head(
     np.savez(path, kernel=head.coef_.T.astype(np.float32), bias=head.intercept_.astype(np.float32))
     card = {
         "what": "a dense head naming the source accessory, fitted on the bundled base's pooled features",
-        "fitted_by": "helpers.pretrain.fit_source_head (logistic regression, C=0.1)",
+        "fitted_by": "helpers.pretraining.supervised.fit_source_head (logistic regression, C=0.1)",
         "n_images": n,
         "seed": seed,
         "source_test_accuracy": round(accuracy, 4),
@@ -297,7 +297,7 @@ def fit_source_head(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m helpers.pretrain", description="Pretrain the bundled base on the source task."
+        prog="python -m helpers.pretraining.supervised", description="Pretrain the bundled base on the source task."
     )
     parser.add_argument("--out", default=str(BUNDLED_WEIGHTS.parent), help="folder for the weights and card")
     parser.add_argument("--source-head-only", action="store_true", help="only fit the source head on the base in --out")

@@ -1,7 +1,8 @@
 """The claims ledger: each lecture claim, the experiment that measures it, and its effect over seeds.
 
 A claim is one sentence of the lecture, made measurable: an experiment (a function of a seed,
-in :mod:`helpers.experiments`) returns the claim's *effect*, a difference oriented so that a
+marked with :func:`measures`; :mod:`helpers.evidence.experiments` lists them all) returns a
+:class:`Measurement` whose ``effects`` hold the claim's *effect*, a difference oriented so that a
 positive value is what the lecture says. ``make bench-claims`` runs every experiment over
 several seeds and writes the ledger; a claim *holds* when the 95% confidence interval of its
 mean effect excludes zero on the positive side. Notebooks run one seed live and print it next
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 from scipy import stats
 
 #: The ledger as ``make bench-claims`` wrote it, shipped inside the package (Colab installs only the package).
-LEDGER = Path(str(resources.files("helpers") / "ledger" / "claims.json"))
+LEDGER = Path(str(resources.files("helpers.evidence") / "ledger.json"))
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,39 @@ class Claim:
     claim: str
     #: what the effect is, in words; positive means the claim is right
     metric: str
-    #: the function of :mod:`helpers.experiments` that measures it
-    experiment: str
     #: ``"points"`` for accuracy differences (shown as percentage points), ``"s"`` for seconds, or ``"loss"``
     unit: str = "points"
     #: how many seeds ``make bench-claims`` runs at least (more where the effect varies more from seed to seed)
     seeds: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class Measurement:
+    """What an experiment returns for one seed; each experiment adds its own named results.
+
+    ``effects`` maps each claim the experiment measures to its effect in the claimed direction.
+    """
+
+    effects: dict[str, float]
+    #: how many test images every accuracy of the run is measured on
+    n_test: int
+
+
+def measures(*claim_ids: str) -> Callable[[Callable[..., Measurement]], Callable[..., Measurement]]:
+    """Mark a function of a seed as the experiment that measures ``claim_ids`` (ids of :data:`CLAIMS`).
+
+    The marked function keeps its name and gets ``claims``, the ids it measures; an unknown id
+    fails when the experiment's module is imported, not when a lecture runs.
+    """
+    unknown = [claim_id for claim_id in claim_ids if claim_id not in CLAIMS]
+    if unknown or not claim_ids:
+        raise ValueError(f"unknown claim ids {unknown or list(claim_ids)}: name claims of CLAIMS ({', '.join(CLAIMS)})")
+
+    def mark(experiment: Callable[..., Measurement]) -> Callable[..., Measurement]:
+        experiment.claims = claim_ids
+        return experiment
+
+    return mark
 
 
 def confidence_interval(effects, level: float = 0.95) -> tuple[float, tuple[float, float]]:
@@ -166,14 +194,12 @@ CLAIMS: dict[str, Claim] = {
             "01_cnns_story_so_far",
             "A network trained from scratch on a few hundred images learns them by heart and does not generalise.",
             "training minus test accuracy of a CNN with millions of parameters trained from scratch on 100 images",
-            "scratch_against_pretrained",
         ),
         Claim(
             "pretrained-beats-scratch",
             "01_cnns_story_so_far",
             "With very little data, a pretrained network is the way to an accurate classifier.",
             "test accuracy of feature extraction minus that of the CNN trained from scratch, 100 images",
-            "scratch_against_pretrained",
         ),
         Claim(
             "later-layers-specific",
@@ -182,28 +208,24 @@ CLAIMS: dict[str, Claim] = {
             "specific to the task they were trained on.",
             "linear-probe accuracy added by the second half of the base (middle block to output) on its source "
             "task minus on night-camera sunglasses vs hat",
-            "transferability",
         ),
         Claim(
             "polar-separates-rings",
             "02_representation_learning",
             "A relatively difficult task becomes an easier one in a better representation: (x, y) -> (r, theta).",
             "held-out accuracy of logistic regression on (r, theta) minus on (x, y)",
-            "representation",
         ),
         Claim(
             "features-beat-pixels",
             "02_representation_learning",
             "Representations learned by a big network make a simple classifier accurate on new images.",
             "test accuracy of logistic regression on pretrained features minus on raw pixels, 100 images",
-            "representation",
         ),
         Claim(
             "features-once-is-fast",
             "03_feature_extraction",
             "Features computed once make a new classifier on top train in seconds.",
             "seconds to train a dense head through the frozen base (20 epochs) minus a logistic regression on features",
-            "feature_heads",
             unit="s",
         ),
         Claim(
@@ -211,14 +233,12 @@ CLAIMS: dict[str, Claim] = {
             "04_fine_tuning",
             "Fine-tune with a very low learning rate: big gradient updates wreck the pretrained features.",
             "test accuracy after fine-tuning 6 blocks at 1e-4 minus at 1e-2, from the same trained head",
-            "low_learning_rate",
         ),
         Claim(
             "batchnorm-frozen",
             "04_fine_tuning",
             "Unfrozen BatchNorm layers that learn statistics from small batches of a small set hurt fine-tuning.",
             "test accuracy with BatchNorm frozen minus with BatchNorm training, batches of 4",
-            "batchnorm_trap",
         ),
         Claim(
             "fine-tune-beats-extraction",
@@ -226,7 +246,6 @@ CLAIMS: dict[str, Claim] = {
             "To particularise the model to our task, it is worth tuning the later layers as well.",
             "test accuracy of fine-tuning the later half of the base (9 of 18 blocks, at most 20 epochs) minus "
             "feature extraction, 300 night-camera photos",
-            "fine_tune_against_extraction",
         ),
         Claim(
             "fine-tune-everything",
@@ -234,7 +253,6 @@ CLAIMS: dict[str, Claim] = {
             "Fine tuning: train everything, but start with weights that are trained already.",
             "test accuracy of fine-tuning every block from the pretrained weights (at most 20 epochs) minus "
             "feature extraction, 300 night-camera photos",
-            "fine_tune_against_extraction",
         ),
         Claim(
             "differential-beats-single",
@@ -242,7 +260,6 @@ CLAIMS: dict[str, Claim] = {
             "Train different layers at different rates: each earlier layer group 3x-10x slower than the next.",
             "test accuracy after training every block and a new head for 6 epochs with differential rates minus "
             "the better of one low (1e-5) and one high (3e-3) rate, 300 photos",
-            "differential_rates",
             # Every one of 5 seeds was positive, but one low-rate run in five trains the head far less
             # than the others, and that spread alone kept the 5-seed interval across zero.
             seeds=8,
@@ -252,7 +269,6 @@ CLAIMS: dict[str, Claim] = {
             "05_differential_learning_rates",
             "Train until you overfit, then step back some epochs.",
             "test loss at the last epoch minus test loss with the best validation epoch's weights",
-            "step_back",
             unit="loss",
         ),
         Claim(
@@ -261,7 +277,6 @@ CLAIMS: dict[str, Claim] = {
             "Saliency maps show what the model looks at: the accessory that decides the class.",
             "how often Grad-CAM's hottest pixel (12x12 map) lies in the deciding accessory's box, minus the box's "
             "share of the image",
-            "gradcam_regions",
         ),
         Claim(
             "unlabeled-beats-random",
@@ -269,7 +284,6 @@ CLAIMS: dict[str, Claim] = {
             "You can learn representations from unlabeled data.",
             "linear-probe test accuracy on the base pretrained without labels (contrastive, SimCLR) minus on a "
             "base with random weights, 10 photos per class",
-            "unlabeled_representations",
         ),
         Claim(
             "pretrained-encoder-segments",
@@ -277,7 +291,6 @@ CLAIMS: dict[str, Claim] = {
             "You can train a network for classification and use it for segmentation.",
             "mean IoU of the same decoder trained on 100 photos' masks on the frozen pretrained base minus on a "
             "random base",
-            "segmentation_transfer",
         ),
         Claim(
             "old-head-reused",
@@ -285,7 +298,6 @@ CLAIMS: dict[str, Claim] = {
             "When the new classes are among the old ones, you could get away with using the head FC layers as well.",
             "test accuracy of the source task's head on two of its classes, untrained, minus a new head trained on "
             "10 photos",
-            "old_head",
         ),
     )
 }

@@ -1,7 +1,7 @@
 """Pretrain a base on the source portraits without their labels, by telling each portrait from all others.
 
-    python -m helpers.self_supervised                  # the shipped weights (make pretrain-unlabeled)
-    python -m helpers.self_supervised --tiny --out /tmp/w   # a seconds-long run that proves the pipeline
+    python -m helpers.pretraining.self_supervised                  # the shipped weights (make pretrain-unlabeled)
+    python -m helpers.pretraining.self_supervised --tiny --out /tmp/w   # a seconds-long run that proves the pipeline
 
 The lecture: "you can learn representations from unlabeled data". Nobody labels these
 portraits. Each one is shown twice, through two random *views* (another crop, mirrored or not,
@@ -41,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers.models import ALPHA, UNLABELED_CARD, UNLABELED_WEIGHTS, build_base
-from helpers.pretrain import config_from_arguments, write_card
+from helpers.pretraining.supervised import config_from_arguments, write_card
 from helpers.probes import linear_probes
 from helpers.tasks import IMAGE_SIZE, make_source_task
 
@@ -254,7 +254,9 @@ def pretrain_unlabeled(config: UnlabeledConfig, out_dir: str | Path, *, n_jobs: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.self_supervised", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.pretraining.self_supervised", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--out", default=str(UNLABELED_WEIGHTS.parent), help="folder for the weights and card")
     args, config = config_from_arguments(parser, UnlabeledConfig(), UnlabeledConfig.tiny(), argv)
     card = pretrain_unlabeled(config, args.out)
