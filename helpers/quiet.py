@@ -13,10 +13,16 @@ caught and passes on anything else TensorFlow writes while importing, unchanged.
 Keras 3.15 warns that ``shuffle=True`` "will be ignored" whenever ``fit`` gets a
 ``tf.data.Dataset``, and ``True`` is ``fit``'s own default, so every ``model.fit(dataset)`` a
 student writes would print it (the course's datasets shuffle themselves): that warning is off.
+
+TensorFlow's Python logger warns that "calls to <function> triggered tf.function retracing"
+when a process calls ``predict`` on several freshly built models, which is what a lecture
+comparing models does by design; it goes to standard output in a notebook, among the results.
+That one message is filtered out of the ``tensorflow`` logger; every other warning stays.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -52,5 +58,13 @@ def _import_tensorflow_quietly() -> None:
             sys.stderr.flush()
 
 
+class _NoRetracingNotice(logging.Filter):
+    """Drop TensorFlow's "triggered tf.function retracing" warning, keep every other record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
 _import_tensorflow_quietly()
+logging.getLogger("tensorflow").addFilter(_NoRetracingNotice())
 warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning)

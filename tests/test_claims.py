@@ -43,6 +43,16 @@ def test_a_claim_holds_only_when_its_interval_excludes_zero_on_the_claimed_side(
     assert not summarise(claim, [-0.02, -0.03, -0.025], 500)["holds"]  # clearly the other way
 
 
+def test_a_claim_of_as_good_as_holds_while_its_interval_stays_above_minus_its_margin():
+    claim = Claim("x", "01_x", "As good as.", "gain", margin=0.01)
+    row = summarise(claim, [-0.004, 0.002, -0.002, 0.001], 500)
+    assert row["holds"] and row["margin"] == 0.01 and row["ci95"][0] < 0
+    assert "holds (as good as: the interval stays above -1.0 points)" in compare("x", 0.0, rows={"x": row})
+    worse = summarise(claim, [-0.03, -0.01, -0.02], 500)
+    assert not worse["holds"]
+    assert "does NOT hold: the interval reaches -1.0 points" in compare("x", 0.0, rows={"x": worse})
+
+
 def test_compare_prints_the_live_run_next_to_the_ledger():
     rows = {"x": summarise(Claim("x", "01_x", "It helps.", "gain"), [0.02, 0.03, 0.025], 500)}
     line = compare("x", 0.031, rows=rows)
@@ -60,7 +70,8 @@ def test_every_claim_is_measured_by_exactly_one_experiment_that_returns_a_typed_
         assert list(signature.parameters)[0] == "seed", claim.id
         assert issubclass(inspect.get_annotations(experiment, eval_str=True)["return"], Measurement), claim.id
         assert f'"{claim.id}"' in inspect.getsource(experiment), f"{experiment.__name__} does not return {claim.id!r}"
-        assert claim.claim.endswith(".") and claim.unit in ("points", "loss", "s"), claim.id
+        assert claim.claim.endswith(".") and claim.unit in ("points", "loss", "s", "%"), claim.id
+        assert claim.short and len(claim.short) <= 48, f"{claim.id}: a short form of at most 48 characters"
     measured = [claim_id for experiment in EXPERIMENTS.values() for claim_id in experiment.claims]
     assert sorted(measured) == sorted(CLAIMS), "an experiment measures a claim twice, or a claim is not measured"
 

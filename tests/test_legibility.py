@@ -48,3 +48,15 @@ def test_a_wide_figure_is_judged_at_the_width_jupyterlab_shows_it():
     ax.set_title("shrunk to a third", fontsize=10)
     assert any("shrunk to a third" in p and "px high" in p for p in figure_problems(fig)), figure_problems(fig)
     plt.close(fig)
+
+
+def test_a_legend_over_the_data_is_found_and_one_beside_it_is_not():
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
+    for ax, where in zip(axes, ("upper left", "lower right"), strict=True):
+        ax.plot(np.linspace(0, 0.4, 20), np.linspace(1, 0.6, 20), "o-", label="falling")  # all in the upper left
+        ax.scatter([0.05], [0.95], label="a point")
+        ax.set(title=where, xlim=(0, 1), ylim=(0, 1.05))
+        ax.legend(loc=where)
+    problems = figure_problems(fig, "f")
+    assert [p for p in problems if "legend" in p] == [p for p in problems if "'upper left' covers" in p] != [], problems
+    plt.close(fig)

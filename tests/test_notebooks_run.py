@@ -1,6 +1,9 @@
-"""Every lecture notebook, and the exercise solved, runs top to bottom, offline and quietly, on the python3 kernel."""
+"""Every lecture notebook, and the exercise solved, runs top to bottom, offline and quietly, on the python3 kernel;
+a lecture run untouched leaves every Your-turn check at "not yet"."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -17,6 +20,15 @@ def test_notebook_runs_top_to_bottom(path, notebook_runs):
     nb, illegible = notebook_runs(path)  # tests/notebook_runs.py: executed once a session, figures checked
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert [o for o in outputs if o.output_type == "error"] == []
-    # Quiet: no log line or warning under any cell (TensorFlow's C++ notices, Keras' warnings).
+    # Quiet: no log line or warning under any cell (TensorFlow's C++ notices, Keras' warnings), and none on
+    # stdout either, where TensorFlow's retracing warnings go.
     assert [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"] == []
+    stdout = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
+    assert not re.findall(r"^.*(?:WARNING|retracing).*$", stdout, flags=re.MULTILINE)
+    if path in LECTURES:
+        # A Your-turn check that passes before the student acts teaches nothing.
+        checks = re.findall(r"^Self-check:.*$", stdout, flags=re.MULTILINE)
+        assert [c for c in checks if not c.startswith("Self-check: not yet")] == []
+        has_your_turn = any(c.cell_type == "markdown" and "## Your turn" in c.source for c in nb.cells)
+        assert bool(checks) == has_your_turn, "a Your-turn section without a self-check, or the other way round"
     assert illegible == [], "figures not legible at the size JupyterLab shows them:\n" + "\n".join(illegible)

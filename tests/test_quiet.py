@@ -1,4 +1,5 @@
-"""Importing the course and training on a dataset print nothing on stderr: no TensorFlow notice, no Keras warning."""
+"""Importing the course and training on a dataset print nothing: no TensorFlow notice, no Keras warning, and no
+retracing warning among a notebook's results."""
 
 from __future__ import annotations
 
@@ -19,10 +20,27 @@ model.fit(data, epochs=1, verbose=0)
 """
 
 
-def stderr_of(code: str) -> str:
+#: A lecture comparing models calls predict on one new model after another.
+PREDICT_ON_NEW_MODELS = """
+import keras, numpy as np
+for _ in range(7):
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).predict(np.zeros((4, 3)), verbose=0)
+"""
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a student's kernel starts
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    return done.stderr
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+
+
+def stderr_of(code: str) -> str:
+    return _run(code).stderr
+
+
+def output_of(code: str) -> str:
+    """What ``code`` prints, standard output and error together."""
+    done = _run(code)
+    return done.stdout + done.stderr
 
 
 @pytest.mark.slow
@@ -30,3 +48,9 @@ def test_the_course_is_quiet_where_tensorflow_alone_is_not():
     assert "oneDNN custom operations are on" in stderr_of("import tensorflow")  # what there is to silence
     assert "shuffle=True" in stderr_of(FIT_ON_A_DATASET)
     assert stderr_of("import helpers.models" + FIT_ON_A_DATASET) == ""
+
+
+@pytest.mark.slow
+def test_no_retracing_warning_where_tensorflow_alone_prints_one():
+    assert "triggered tf.function retracing" in output_of(PREDICT_ON_NEW_MODELS)
+    assert output_of("import helpers.quiet" + PREDICT_ON_NEW_MODELS) == ""

@@ -3,9 +3,9 @@
 JupyterLab shows an inline figure at its saved size (``figure.dpi``, trimmed by
 ``bbox_inches="tight"``), scaled down to the width of the notebook when it is wider. At that
 scale, :func:`figure_problems` names every pair of overlapping texts (titles, labels, tick labels,
-annotations), every image narrower than :data:`MIN_IMAGE_PX` and every text smaller than
-:data:`MIN_FONT_PX`. :func:`watch_figures` runs it on every figure a notebook's cells leave to be
-shown; the notebook tests use it on every lecture.
+annotations), every image narrower than :data:`MIN_IMAGE_PX`, every text smaller than
+:data:`MIN_FONT_PX`, and every legend drawn over plotted points. :func:`watch_figures` runs it
+on every figure a notebook's cells leave to be shown; the notebook tests use it on every lecture.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -44,6 +45,21 @@ def _drawn_texts(fig: Figure) -> list[Text]:
     return list({id(text): text for text in drawn}.values())
 
 
+def _points_under_legend(axes: Axes, renderer) -> int:
+    """How many plotted points (line vertices, scatter markers) of ``axes`` its own legend's box covers."""
+    legend = axes.get_legend()
+    if legend is None or not legend.get_visible():
+        return 0
+    box = legend.get_window_extent(renderer)
+    shown = [
+        line.get_transform().transform(line.get_xydata())
+        for line in axes.get_lines()
+        if line.get_visible() and line.get_transform() is axes.transData  # not axhline's axes-spanning ends
+    ]
+    shown += [c.get_offset_transform().transform(c.get_offsets()) for c in axes.collections if c.get_visible()]
+    return sum(int(box.contains(x, y)) for points in shown for x, y in points if axes.bbox.contains(x, y))
+
+
 def figure_problems(fig: Figure, name: str = "figure") -> list[str]:
     """Every legibility problem of ``fig`` as JupyterLab would show it, each a sentence naming ``name``."""
     texts = _drawn_texts(fig)
@@ -68,6 +84,9 @@ def figure_problems(fig: Figure, name: str = "figure") -> list[str]:
             if width < MIN_IMAGE_PX:
                 title = axes.get_title() or "untitled"
                 problems.append(f"{name}: an image ({title!r}) shows {width:.0f} px wide (at least {MIN_IMAGE_PX})")
+        if covered := _points_under_legend(axes, renderer):
+            title = axes.get_title() or "untitled"
+            problems.append(f"{name}: the legend of {title!r} covers {covered} plotted points: move it off the data")
     return problems
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from helpers.evidence import fine_tuning, representations, reuse
+from helpers.evidence import fine_tuning, representations, reuse, saliency, schedules
 from helpers.evidence.claims import Measurement
 
 EXPERIMENTS: dict[str, Callable[..., Measurement]] = {
@@ -20,12 +20,13 @@ EXPERIMENTS: dict[str, Callable[..., Measurement]] = {
         representations.transferability,
         representations.representation,
         representations.feature_heads,
-        fine_tuning.low_learning_rate,
+        fine_tuning.learning_rate_sweep,
+        fine_tuning.head_first,
         fine_tuning.batchnorm_trap,
         fine_tuning.fine_tune_against_extraction,
-        fine_tuning.differential_rates,
-        fine_tuning.step_back,
-        fine_tuning.gradcam_regions,
+        schedules.differential_rates,
+        schedules.step_back,
+        saliency.gradcam_regions,
         representations.unlabeled_representations,
         reuse.segmentation_transfer,
         reuse.old_head,

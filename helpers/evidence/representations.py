@@ -20,8 +20,8 @@ from helpers.evidence.claims import Measurement, measures
 from helpers.evidence.measuring import LOSS, accuracy_of, seed_images
 from helpers.models import block_features, extract_features, large_cnn, load_base
 from helpers.probes import linear_probe, linear_probes
+from helpers.recipe import new_head
 from helpers.strategies import feature_extraction, pixels_logreg
-from helpers.surgery import attach_head, freeze_base
 from helpers.tasks import TARGET_CLASSES, draw_seed, make_source_task, make_sunglasses_vs_hat
 from helpers.toy_data import make_rings, to_polar
 from helpers.training import training_dataset
@@ -195,7 +195,8 @@ def feature_heads(seed: int = 0, *, n_train: int = 100, n_test: int = 500, epoch
     """A new head on features computed once, against the same kind of head trained through the frozen base.
 
     Both see the same photos: logistic regression on the pooled features (the base runs once
-    per photo), and a Keras dense head on top of the frozen base, trained with augmentation for
+    per photo), and a Keras dense head on top of the frozen base (:func:`helpers.recipe.new_head`,
+    compiled at Adam's default rate), trained with augmentation for
     ``epochs`` epochs (the base runs once per photo and epoch). Claims ``features-once-is-fast``:
     seconds of the Keras head's training minus seconds of the logistic regression's, both on
     top of the features' computation.
@@ -208,8 +209,7 @@ def feature_heads(seed: int = 0, *, n_train: int = 100, n_test: int = 500, epoch
     seconds = {"features once": time.perf_counter() - started}
     accuracy = {"features once": float(head.score(extract_features(base, x_test, progress=False), y_test))}
     keras.utils.set_random_seed(seed)
-    model = freeze_base(attach_head(load_base("bundled"), len(TARGET_CLASSES)))
-    model.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])
+    model = new_head(load_base("bundled"), len(TARGET_CLASSES))  # lecture 03's page: helpers.recipe
     started = time.perf_counter()
     history = model.fit(training_dataset(x_train, y_train, seed=seed), epochs=epochs, verbose=0, shuffle=False).history
     seconds["through the base"] = time.perf_counter() - started
