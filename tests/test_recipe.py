@@ -23,9 +23,13 @@ def _definitions(lecture: str, name: str) -> list[str]:
     """The source of every top-level ``def name`` in the lecture's code cells."""
     found = []
     for cell in nbformat.read(ROOT / "lectures" / f"{lecture}.ipynb", as_version=4).cells:
-        if cell.cell_type != "code" or cell.source.lstrip().startswith("%"):
+        if cell.cell_type != "code":
             continue
-        for node in ast.parse(cell.source).body:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # IPython syntax (the set-up cell's %pip): no definition of ours there
+            continue
+        for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name == name:
                 found.append(ast.get_source_segment(cell.source, node))
     return found

@@ -229,8 +229,8 @@ CLAIMS: dict[str, Claim] = {
             "01_cnns_story_so_far",
             "Earlier layers learn highly generic feature maps (edges, colors, textures); later ones are "
             "specific to the task they were trained on.",
-            "linear-probe accuracy added by the second half of the base (middle block to output) on its source "
-            "task minus on night-camera sunglasses vs hat",
+            "of the linear probe's gain from the base's first block to its output, the share the second half adds "
+            "(middle block to output), on its source task minus on night-camera sunglasses vs hat",
             short="Later layers are specific to their task",
         ),
         Claim(
@@ -270,7 +270,7 @@ CLAIMS: dict[str, Claim] = {
             "Train the new head on the frozen base first, then unfreeze: a random head sends larger gradients "
             "into the pretrained layers.",
             "gradient norm reaching the 6 unfrozen blocks at the first step of fine-tuning from a random head, "
-            "relative to from a head trained 8 epochs on the frozen base (32 photos)",
+            "relative to from a head trained 8 epochs on the frozen base (mean over batches of 25 of 100 photos)",
             unit="%",
             short="A random head sends larger gradients",
         ),

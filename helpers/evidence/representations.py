@@ -131,8 +131,9 @@ class Transferability(Measurement):
     #: the accuracy of always naming the most common class, by task
     chance: dict[str, float]
     middle_block: str
-    #: accuracy the second half of the base adds (middle block to output), by task
-    added_by_second_half: dict[str, float]
+    #: of the probe's gain from the base's first block to its output, the share the second half adds
+    #: (middle block to output), by task: a scale common to tasks of any chance level
+    share_from_second_half: dict[str, float]
 
 
 SOURCE_TASK = "source task (14 accessories)"
@@ -147,8 +148,10 @@ def transferability(seed: int = 0, *, n_source: int = 560, n_train: int = 300, n
     output of each block, for three tasks: the source task the base was trained on (new
     portraits, 14 accessories), and sunglasses vs hat on daylight photos and on night-camera
     photos, which the base never saw. Each is scored on test images of its own. Claims
-    ``later-layers-specific``: the accuracy the second half of the base adds (from the middle
-    block to its output) on the source task, minus what it adds on the night camera.
+    ``later-layers-specific``: of the accuracy the probe gains from the base's first block to its
+    output, the share the second half adds (from the middle block on), on the source task minus
+    on the night camera. A share puts the 14-class task (chance 7%) and the two-class tasks
+    (chance 50%) on one scale.
     """
     base = load_base("bundled")
     tasks = {
@@ -166,16 +169,16 @@ def transferability(seed: int = 0, *, n_source: int = 560, n_train: int = 300, n
         accuracy[task] = {block: float(probe.fit(train[block], y_train).score(test[block], y_test)) for block in train}
         chance[task] = float(np.bincount(y_test).max() / len(y_test))
     blocks = list(accuracy[SOURCE_TASK])
-    middle, last = blocks[len(blocks) // 2], blocks[-1]
-    added = {task: by_block[last] - by_block[middle] for task, by_block in accuracy.items()}
+    first, middle, last = blocks[0], blocks[len(blocks) // 2], blocks[-1]
+    share = {t: (by[last] - by[middle]) / (by[last] - by[first]) for t, by in accuracy.items()}
     free_memory()
     return Transferability(
         n_test=n_test,
-        effects={"later-layers-specific": added[SOURCE_TASK] - added[NIGHT_TASK]},
+        effects={"later-layers-specific": share[SOURCE_TASK] - share[NIGHT_TASK]},
         probe_accuracy=accuracy,
         chance=chance,
         middle_block=middle,
-        added_by_second_half=added,
+        share_from_second_half=share,
     )
 
 
