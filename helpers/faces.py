@@ -815,8 +815,11 @@ def head_boxes(attributes: np.ndarray, image_size: int) -> np.ndarray:
 
 #: Where each target accessory can be, in the face frame (half face widths from the face centre,
 #: y down): ``(left, right, top, bottom)``. Wide and tall enough for every shape drawn above: a
-#: sun hat's brim, a top hat's crown, lenses of every size at every eye height.
-ACCESSORY_REGIONS = {"sunglasses": (-0.85, 0.85, -0.6, 0.35), "hat": (-2.2, 2.2, -2.8, -0.15)}
+#: sun hat's brim, a top hat's crown, lenses of every size at every eye height. The hat's region
+#: ends where the lenses' begins, at the eye line: a bucket hat's or a cap's brim may reach lower,
+#: but a heatmap on the bare eyes must not count as one on the hat. The lenses' region is where
+#: the eyes are, with or without sunglasses.
+ACCESSORY_REGIONS = {"sunglasses": (-0.85, 0.85, -0.6, 0.35), "hat": (-2.2, 2.2, -2.8, -0.6)}
 
 
 def accessory_boxes(attributes: np.ndarray, accessories, image_size: int) -> np.ndarray:

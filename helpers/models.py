@@ -24,8 +24,8 @@ from typing import Literal
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
+from helpers.progress import progress_bar
 from helpers.surgery import block_outputs
 from helpers.tasks import IMAGE_SIZE
 
@@ -277,7 +277,7 @@ def model_outputs(
             raise ValueError(f"images must have shape (n, height, width, 3), got {images.shape}")
         data = tf.data.Dataset.from_tensor_slices(images).batch(batch_size).map(lambda x: tf.cast(x, tf.float32))
         total = len(images)
-    with tqdm(total=total, desc=desc, unit="img", disable=not progress) as bar:
+    with progress_bar(total=total, desc=desc, enabled=progress) as bar:
         count = keras.callbacks.LambdaCallback(
             on_predict_batch_end=lambda batch, logs: bar.update(len(keras.tree.flatten(logs["outputs"])[0]))
         )

@@ -22,9 +22,9 @@ import sys
 from collections.abc import Callable
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from helpers import faces
+from helpers.progress import progress_bar
 
 #: Where each draw of a task starts, by what it is for: one experiment's draws never share an image
 #: (``draw_seed("test", 3)`` is 30_003), and a seed's training images are the same in every experiment.
@@ -159,7 +159,7 @@ def _generate(
     ]
     labels = (np.arange(start, start + n_images) % n_classes).astype(np.int32)
     parts = []
-    with tqdm(total=n_images, desc=what, unit="img", disable=not progress) as bar, contextlib.ExitStack() as stack:
+    with progress_bar(total=n_images, desc=what, enabled=progress) as bar, contextlib.ExitStack() as stack:
         if n_jobs == 1 or len(jobs) == 1:
             results = map(_draw_range, jobs)
         else:

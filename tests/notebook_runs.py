@@ -9,17 +9,14 @@ notebook and ``helpers`` are unchanged.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from grading.hidden_tests import split_hidden_tests
-from tools.book import save_executed
+from tools.book import run_in_scratch, save_executed
 from tools.notebooks import ROOT
 
 WATCH_FIGURES = """import json, sys
@@ -33,7 +30,8 @@ def execute_checked(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
 
     A solution runs as a student runs it, outside grading: its hidden tests, which run outside the
     kernel on hand-ins when graded, are taken out. The kernel starts without ``TF_CPP_MIN_LOG_LEVEL``,
-    as students' kernels do. Raises nbclient's ``CellExecutionError`` at the first failing cell.
+    as students' kernels do (:func:`tools.book.run_in_scratch`). Raises nbclient's ``CellExecutionError``
+    at the first failing cell.
     """
     nb = nbformat.read(path, as_version=4)
     if path.parent.parent.name == "solutions":
@@ -41,13 +39,7 @@ def execute_checked(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
     # Every figure is checked as it is shown (tools.legibility), from a cell put before all others.
     nb.cells.insert(0, nbformat.v4.new_code_cell(WATCH_FIGURES.format(root=str(ROOT))))
     nb.cells.append(nbformat.v4.new_code_cell("print(json.dumps(_legibility))"))
-    level = os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:  # what the notebook writes stays out of the repository
-            NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": scratch}}).execute()
-    finally:
-        if level is not None:
-            os.environ["TF_CPP_MIN_LOG_LEVEL"] = level
+    run_in_scratch(nb, unset=("TF_CPP_MIN_LOG_LEVEL",))  # what the notebook writes stays out of the repository
     nb.cells.pop(0)
     illegible = json.loads(nb.cells.pop().outputs[0].text)
     for cell in nb.cells:  # numbered as if the checking cell had not run first

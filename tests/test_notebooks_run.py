@@ -25,6 +25,9 @@ def test_notebook_runs_top_to_bottom(path, notebook_runs):
     assert [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"] == []
     stdout = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
     assert not re.findall(r"^.*(?:WARNING|retracing).*$", stdout, flags=re.MULTILINE)
+    # No progress bar saved in the state it was first drawn in (the runs set TQDM_DISABLE: tools.book.run_in_scratch).
+    shown = "".join(o.get("data", {}).get("text/plain", "") for o in outputs if o.output_type == "display_data")
+    assert not re.findall(r"^.*\b0%\|.*$", shown, flags=re.MULTILINE)
     if path in LECTURES:
         # A Your-turn check that passes before the student acts teaches nothing.
         checks = re.findall(r"^Self-check:.*$", stdout, flags=re.MULTILINE)

@@ -68,11 +68,20 @@ def save_executed(notebook: Path, executed: nbformat.NotebookNode, root: Path = 
     return target
 
 
-def run_in_scratch(nb: nbformat.NotebookNode, timeout: int = 600) -> nbformat.NotebookNode:
-    """Run ``nb`` top to bottom in a fresh kernel and a scratch folder, in place; raise on the first failing cell."""
-    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # as students' kernels get it; kernels inherit it
+def run_in_scratch(
+    nb: nbformat.NotebookNode, timeout: int = 600, *, unset: tuple[str, ...] = ()
+) -> nbformat.NotebookNode:
+    """Run ``nb`` top to bottom in a fresh kernel and a scratch folder, in place; raise on the first failing cell.
+
+    The kernel gets this process's environment without the variables named in ``unset``, with
+    ``MALLOC_ARENA_MAX=2`` as students' kernels get it (unless set), and with ``TQDM_DISABLE=1``:
+    a progress bar saved in an executed notebook would show its first state, 0%.
+    """
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    env = {"MALLOC_ARENA_MAX": "2", **env, "TQDM_DISABLE": "1"}
     with tempfile.TemporaryDirectory() as scratch:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": scratch}}).execute()
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": scratch}})
+        client.execute(env=env)
     return nb
 
 

@@ -304,7 +304,7 @@ CLAIMS: dict[str, Claim] = {
             "single rate of a sweep.",
             "test accuracy after training every block and a new head for 6 epochs with differential rates (3e-3 "
             "for the head, each earlier group 10x slower) minus the best of the single rates 1e-5, 1e-4, 1e-3 and "
-            "3e-3 (chosen on the test photos), 300 photos; holds if the interval stays above -1 point",
+            "3e-3 (chosen on 200 validation photos), 300 training photos; holds if the interval stays above -1 point",
             seeds=8,
             margin=0.01,
             short="Differential rates match the best single rate",

@@ -75,40 +75,60 @@ class OldHead(Measurement):
     """What :func:`old_head` measured, and what the old head calls classes it never knew."""
 
     test_accuracy: dict[str, float]
+    #: the new head's test accuracy by photos per class: where it overtakes the old head
+    new_head_curve: dict[int, float]
     #: the new head's training photos
     photos: np.ndarray
     #: for each target class, how many of its photos the old head gave each source class
     old_head_calls: dict[str, np.ndarray]
 
 
+#: The photos per class of :func:`old_head`'s curve.
+CURVE_SIZES = (1, 2, 5, 10, 20, 50)
+
+
 @measures("old-head-reused")
 def old_head(
-    seed: int = 0, *, classes: tuple[str, str] = ("bow_tie", "scarf"), n_per_class: int = 5, n_test: int = 400
+    seed: int = 0,
+    *,
+    classes: tuple[str, str] = ("bow_tie", "scarf"),
+    n_per_class: int = 5,
+    n_test: int = 400,
+    curve: tuple[int, ...] = CURVE_SIZES,
 ) -> OldHead:
     """Two of the source task's own classes as a new task: the old head, untrained, against a new head on a few photos.
 
     The old head (:func:`helpers.models.source_classifier`) decides between the two classes'
     logits and never sees a photo of the new task; the new head is a logistic regression on the
     base's features of ``n_per_class`` photos per class. Both are scored on the same ``n_test``
-    new photos. Then the old head meets photos of classes it never knew (sunglasses, hats): what
-    it calls them is returned too. Claims ``old-head-reused``: the old head's test accuracy minus
-    the new head's.
+    new photos. The new head is also trained on each number of photos per class in ``curve``,
+    scored on the same test photos: where it overtakes the old head. Then the old head meets
+    photos of classes it never knew (sunglasses, hats): what it calls them is returned too.
+    Claims ``old-head-reused``: the old head's test accuracy minus the new head's at
+    ``n_per_class``.
     """
     wanted = [SOURCE_CLASSES.index(name) for name in classes]
     per_draw = len(SOURCE_CLASSES)  # the source task cycles through its classes
-    images, labels = make_source_task(per_draw * (n_per_class + n_test // 2), seed=draw_seed("old-head", seed))
+    most = max(n_per_class, *curve)
+    images, labels = make_source_task(per_draw * (most + n_test // 2), seed=draw_seed("old-head", seed))
     keep = np.isin(labels, wanted)
     images, labels = images[keep], (labels[keep] == wanted[1]).astype(int)  # 0: classes[0], 1: classes[1]
-    train = np.r_[np.flatnonzero(labels == 0)[:n_per_class], np.flatnonzero(labels == 1)[:n_per_class]]
-    test = np.setdiff1d(np.arange(len(labels)), train)
+    by_class = [np.flatnonzero(labels == k) for k in (0, 1)]
+
+    def first(n: int) -> np.ndarray:
+        return np.r_[by_class[0][:n], by_class[1][:n]]
+
+    test = np.setdiff1d(np.arange(len(labels)), first(most))  # one test set for every point of the curve
     classifier = source_classifier()
     logits = classifier.predict(images[test].astype(np.float32), batch_size=64, verbose=0)
     old = float((logits[:, wanted].argmax(axis=1) == labels[test]).mean())
-    base = load_base("bundled", pooling="avg")
-    head = LogisticRegression(C=0.1, max_iter=5000).fit(
-        extract_features(base, images[train], progress=False), labels[train]
-    )
-    new = float(head.score(extract_features(base, images[test], progress=False), labels[test]))
+    features = extract_features(load_base("bundled", pooling="avg"), images, progress=False)
+
+    def new_head(n: int) -> float:
+        head = LogisticRegression(C=0.1, max_iter=5000).fit(features[first(n)], labels[first(n)])
+        return float(head.score(features[test], labels[test]))
+
+    new = new_head(n_per_class)
     x_other, y_other = make_sunglasses_vs_hat(100, seed=draw_seed("other-task", seed))
     called = classifier.predict(x_other.astype(np.float32), batch_size=64, verbose=0).argmax(axis=1)
     free_memory()
@@ -116,7 +136,8 @@ def old_head(
         n_test=len(test),
         effects={"old-head-reused": old - new},
         test_accuracy={"old head, no training": old, f"new head, {2 * n_per_class} photos": new},
-        photos=images[train],
+        new_head_curve={n: new_head(n) for n in curve},
+        photos=images[first(n_per_class)],
         old_head_calls={
             name: np.bincount(called[y_other == k], minlength=len(SOURCE_CLASSES))
             for k, name in enumerate(TARGET_CLASSES)

@@ -30,6 +30,10 @@ class Regions:
     heat_share: float
     #: the box's share of the image: how often a heatmap pointing at random would hit it
     area_share: float
+    #: photos whose hottest pixel lies on the eyes (the lenses' region, with or without sunglasses)
+    peak_on_eyes: float
+    #: the eyes' region's share of the image
+    eyes_area_share: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +47,8 @@ class GradcamRegions(Measurement):
     heatmaps: np.ndarray
     #: each photo's accessory box: top, bottom, left, right
     boxes: np.ndarray
+    #: each photo's eyes' box (the region the lenses cover when worn)
+    eye_boxes: np.ndarray
 
 
 @measures("gradcam-finds-accessory")
@@ -54,24 +60,25 @@ def gradcam_regions(
     A fine-tuned model (:func:`helpers.strategies.fine_tune`) is explained at ``layer``, a 12x12
     map at 96x96 inputs (the last map, 3x3, is too coarse to localise anything), on new photos
     whose geometry the generator recorded. For each photo: whether the heatmap's hottest pixel
-    lies in the box of its accessory (the lenses, or the hat's crown and brim), against that
-    box's share of the image (how often a heatmap pointing at random would hit it). Claims
-    ``gradcam-finds-accessory``: the mean of hit minus area share. The share of the whole heat
-    inside the box is reported too.
+    lies in the box of its accessory (the lenses, or the hat's crown and brim above the eye line:
+    :data:`helpers.faces.ACCESSORY_REGIONS`), against that box's share of the image (how often a
+    heatmap pointing at random would hit it). Claims ``gradcam-finds-accessory``: the mean of hit
+    minus area share. Also reported: the share of the whole heat inside the box, and for each
+    class how often the hottest pixel lies on the eyes, where a hat photo has no sunglasses.
     """
     x_train, y_train = make_sunglasses_vs_hat(n_train, seed=draw_seed("train", seed))
     probe, labels, attributes = make_sunglasses_vs_hat(n_probe, seed=draw_seed("probe", seed), return_attributes=True)
     tuned = fine_tune(x_train, y_train, seed=seed)
     heat = gradcam(tuned.model, probe, layer=layer)
-    boxes = accessory_boxes(attributes, [TARGET_CLASSES[label] for label in labels], probe.shape[1])
-    hits = peak_inside(heat, boxes)
+    size = probe.shape[1]
+    boxes = accessory_boxes(attributes, [TARGET_CLASSES[label] for label in labels], size)
+    eye_boxes = accessory_boxes(attributes, ["sunglasses"] * len(labels), size)  # the lenses' region is the eyes'
+    hits, on_eyes = peak_inside(heat, boxes), peak_inside(heat, eye_boxes)
     heat_share = share_inside(heat, boxes)
-    area_share = (boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2]) / probe.shape[1] ** 2
+    area_share, eyes_area = ((b[:, 1] - b[:, 0]) * (b[:, 3] - b[:, 2]) / size**2 for b in (boxes, eye_boxes))
     by_class = {
         name: Regions(
-            float(hits[labels == k].mean()),
-            float(heat_share[labels == k].mean()),
-            float(area_share[labels == k].mean()),
+            *(float(values[labels == k].mean()) for values in (hits, heat_share, area_share, on_eyes, eyes_area))
         )
         for k, name in enumerate(TARGET_CLASSES)
     }
@@ -86,4 +93,5 @@ def gradcam_regions(
         predicted=predicted,
         heatmaps=heat,
         boxes=boxes,
+        eye_boxes=eye_boxes,
     )
