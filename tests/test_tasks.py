@@ -149,6 +149,10 @@ def test_accessory_boxes_hold_the_accessory_and_follow_the_face():
     half_width = attributes["face_half_width"] * 96
     assert (boxes[hats, 1] < eyes_y[hats] + half_width[hats]).all()  # above the chin, even tilted
     assert (boxes[hats, 0] < boxes[lenses, 0].min()).all()  # and starts higher than any lenses' box
+    level = attributes.copy()
+    level["tilt"] = 0
+    hat_boxes, eye_boxes = (faces.accessory_boxes(level, [name] * len(level), 96) for name in ("hat", "sunglasses"))
+    assert (hat_boxes[:, 1] <= eye_boxes[:, 0]).all()  # a heatmap on the bare eyes is not one on the hat
     with pytest.raises(ValueError, match="no region for accessory 'scarf'"):
         faces.accessory_boxes(attributes[:1], ["scarf"], 96)
 
