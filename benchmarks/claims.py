@@ -84,11 +84,12 @@ def measure(claim_ids: list[str], n_seeds: int) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'claim':<26}{'effect':>14}  {'95% interval':<30}{'seeds':>6}  holds"]
+    width = max([len("claim"), *(len(r["id"]) for r in rows)]) + 2
+    lines = [f"{'claim':<{width}}{'effect':>14}  {'95% interval':<30}{'seeds':>6}  holds"]
     for r in rows:
         low, high = (format_effect(v, r["unit"]) for v in r["ci95"])
         lines.append(
-            f"{r['id']:<26}{format_effect(r['effect'], r['unit']):>14}  {low + ' to ' + high:<30}"
+            f"{r['id']:<{width}}{format_effect(r['effect'], r['unit']):>14}  {low + ' to ' + high:<30}"
             f"{r['seeds']:>6}  {'yes' if r['holds'] else 'NO'}"
         )
     return "\n".join(lines)
