@@ -2,6 +2,7 @@
 
     python -m benchmarks.claims                  # every claim, 5 seeds or its own more (make bench-claims)
     python -m benchmarks.claims --only step-back # these claims; the other rows are kept
+    python -m benchmarks.claims --reword step-back # new words or margin, same measurements: nothing runs
 
 Each experiment of ``helpers.evidence.experiments`` runs once per seed, all its seeds in one process of
 its own (so no experiment's memory weighs on the next), and gives the effect of every claim it
@@ -83,6 +84,24 @@ def measure(claim_ids: list[str], n_seeds: int) -> list[dict]:
     return [summarise(CLAIMS[i], effects[i], n_test[i], seconds[i]) for i in claim_ids]
 
 
+def reworded(rows: dict[str, dict], claim_id: str) -> dict:
+    """``claim_id``'s kept row, summarised again under the claim's current words, metric and margin.
+
+    For a claim whose experiment did not change: its per-seed effects stand, its verdict is read
+    anew. A claim that needs more seeds than its row has must be measured instead.
+    """
+    if claim_id not in rows:
+        raise SystemExit(f"{claim_id} has no row to reword: measure it with --only {claim_id}")
+    row = rows[claim_id]
+    if len(row["effect_per_seed"]) < CLAIMS[claim_id].seeds:
+        raise SystemExit(
+            f"{claim_id} asks for {CLAIMS[claim_id].seeds} seeds, its row has "
+            f"{len(row['effect_per_seed'])}: measure it with --only {claim_id}"
+        )
+    seconds = [row["seconds_per_seed"]] if "seconds_per_seed" in row else None
+    return summarise(CLAIMS[claim_id], row["effect_per_seed"], row["n_test"], seconds)
+
+
 def table(rows: list[dict]) -> str:
     width = max([len("claim"), *(len(r["id"]) for r in rows)]) + 2
     lines = [f"{'claim':<{width}}{'effect':>14}  {'95% interval':<30}{'seeds':>6}  holds"]
@@ -99,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.claims", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--only", nargs="+", choices=list(CLAIMS), help="measure only these claims")
+    parser.add_argument(
+        "--reword",
+        nargs="+",
+        choices=list(CLAIMS),
+        help="summarise these claims' kept per-seed effects again under their current words and margin (nothing runs)",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, nargs="+", default=[0], help=argparse.SUPPRESS)
@@ -111,9 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seeds must be at least 2: an interval needs two seeds")
     claim_ids = args.only or list(CLAIMS)
     rows = {r["id"]: r for r in (json.loads(args.out.read_text()) if args.out.is_file() else [])}
-    started = time.perf_counter()
-    rows.update({r["id"]: r for r in measure(claim_ids, args.seeds)})
-    print(f"measured in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    if args.reword:
+        rows.update({i: reworded(rows, i) for i in args.reword})
+    else:
+        started = time.perf_counter()
+        rows.update({r["id"]: r for r in measure(claim_ids, args.seeds)})
+        print(f"measured in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     ordered = [rows[i] for i in CLAIMS if i in rows]
     text = json.dumps(ordered, indent=2) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

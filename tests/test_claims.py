@@ -114,3 +114,22 @@ def test_every_claim_is_shown_by_its_lecture_and_every_cited_claim_exists():
 def test_the_ledger_file_is_plain_json_rows():
     rows = json.loads(LEDGER.read_text())
     assert isinstance(rows, list) and all({"id", "effect", "ci95", "holds"} <= set(r) for r in rows)
+
+
+def test_rewording_a_claim_reads_its_kept_seeds_again_under_its_new_margin(tmp_path, monkeypatch):
+    from benchmarks import claims as bench
+
+    monkeypatch.setattr(bench, "measure", lambda *args: pytest.fail("--reword must not run an experiment"))
+    claim = Claim("as-good", "05_x", "As good as.", "gain", seeds=3, margin=0.02)
+    monkeypatch.setitem(CLAIMS, "as-good", claim)
+    out = tmp_path / "claims.json"
+    kept = summarise(Claim("as-good", "05_x", "Better.", "gain", margin=0.01), [-0.01, -0.005, -0.012, 0.0], 500, [4.0])
+    assert not kept["holds"]
+    out.write_text(json.dumps([kept]))
+    assert bench.main(["--reword", "as-good", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["claim"] == "As good as." and row["margin"] == 0.02 and row["holds"]
+    assert row["effect_per_seed"] == kept["effect_per_seed"] and row["seconds_per_seed"] == 4.0
+    monkeypatch.setitem(CLAIMS, "as-good", Claim("as-good", "05_x", "As good as.", "gain", seeds=8, margin=0.02))
+    with pytest.raises(SystemExit, match="asks for 8 seeds, its row has 4"):
+        bench.main(["--reword", "as-good", "--out", str(out)])

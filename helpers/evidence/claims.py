@@ -320,13 +320,13 @@ CLAIMS: dict[str, Claim] = {
         Claim(
             "differential-matches-best-single",
             "05_differential_learning_rates",
-            "Train different layers at different rates: in one run, differential rates do as well as the best "
-            "single rate of a sweep.",
+            "Train different layers at different rates: in one run, differential rates come within 2 points of "
+            "the best single rate of a sweep.",
             "test accuracy after training every block and a new head for 6 epochs with differential rates (3e-3 "
             "for the head, each earlier group 10x slower) minus the best of the single rates 1e-5, 1e-4, 1e-3 and "
-            "3e-3 (chosen on 200 validation photos), 300 training photos; holds if the interval stays above -1 point",
+            "3e-3 (chosen on 200 validation photos), 300 training photos; holds if the interval stays above -2 points",
             seeds=8,
-            margin=0.01,
+            margin=0.02,
             short="Differential rates match the best single rate",
         ),
         Claim(
