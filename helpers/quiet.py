@@ -1,4 +1,4 @@
-"""Import TensorFlow without the notices its C++ core prints, and switch off one Keras warning.
+"""Import TensorFlow as the course runs it: without its import notices, one Keras warning, or one Keras leak.
 
 Every module of ``helpers`` that uses TensorFlow or Keras imports this one first (``import
 helpers.quiet``; ruff's import order puts it first); the others, and the package itself, import
@@ -18,10 +18,19 @@ TensorFlow's Python logger warns that "calls to <function> triggered tf.function
 when a process calls ``predict`` on several freshly built models, which is what a lecture
 comparing models does by design; it goes to standard output in a notebook, among the results.
 That one message is filtered out of the ``tensorflow`` logger; every other warning stays.
+
+Keras 3's TensorFlow backend creates an optimizer's variables (Adam's moments) the first time
+``fit`` traces its training step, inside ``tf.function``; TensorFlow then registers a pair of
+initialiser functions per variable and never releases them, even after ``clear_session``
+(tensorflow/tensorflow#61791). Each model a lecture trains leaks about 60 MB that way, and a lecture
+that compares a dozen fine-tunings outgrows Binder. Building the optimizer just before the training
+step is made, outside ``tf.function``, with the same variables the trace would have used, changes
+nothing else (``tests/test_quiet.py`` checks both).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -65,6 +74,22 @@ class _NoRetracingNotice(logging.Filter):
         return "triggered tf.function retracing" not in record.getMessage()
 
 
+def _optimizer_built_outside_the_trace(make_train_function):
+    """``make_train_function`` that first builds an unbuilt optimizer on the model's trainable variables."""
+
+    @functools.wraps(make_train_function)
+    def wrapper(self, force: bool = False):
+        if self.built and self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)  # what the trace would do, but eagerly: no leak
+        return make_train_function(self, force)
+
+    return wrapper
+
+
 _import_tensorflow_quietly()
 logging.getLogger("tensorflow").addFilter(_NoRetracingNotice())
+import keras  # noqa: E402  (after TensorFlow's quiet import)
+
+if not hasattr(keras.Model.make_train_function, "__wrapped__"):  # once, even if this module is reloaded
+    keras.Model.make_train_function = _optimizer_built_outside_the_trace(keras.Model.make_train_function)
 warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning)
