@@ -17,8 +17,9 @@ def progress_bar(*, total: int | None, desc: str, unit: str = "img", enabled: bo
     Examples
     --------
     >>> with progress_bar(total=3, desc="counting", enabled=False) as bar:
-    ...     bar.update(3)
-    ...     bar.n
-    3
+    ...     for _ in range(3):
+    ...         bar.update()
+    >>> bar.disable  # nothing drawn, nothing counted
+    True
     """
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled or bool(os.environ.get("TQDM_DISABLE")))
