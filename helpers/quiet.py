@@ -25,7 +25,11 @@ initialiser functions per variable and never releases them, even after ``clear_s
 (tensorflow/tensorflow#61791). Each model a lecture trains leaks about 60 MB that way, and a lecture
 that compares a dozen fine-tunings outgrows Binder. Building the optimizer just before the training
 step is made, outside ``tf.function``, with the same variables the trace would have used, changes
-nothing else (``tests/test_quiet.py`` checks both).
+nothing else. A second leak keeps every training step's whole graph alive (about 50 MB for the
+course's base): Keras routes each variable's update through ``tf.distribute``'s default strategy
+even where there is none to distribute over. Outside a ``tf.distribute`` strategy, the update
+runs directly, the same ``update_step`` on the same variables. ``tests/test_quiet.py`` checks that
+Keras alone still leaks, that the course does not, and that both train to the same weights.
 """
 
 from __future__ import annotations
@@ -86,10 +90,29 @@ def _optimizer_built_outside_the_trace(make_train_function):
     return wrapper
 
 
+def _update_without_a_strategy(backend_update_step):
+    """``_backend_update_step`` that applies ``update_step`` directly unless a tf.distribute strategy is active."""
+
+    @functools.wraps(backend_update_step)
+    def wrapper(self, grads, trainable_variables, learning_rate):
+        if tf.distribute.has_strategy():  # a real strategy: Keras's own path, with its all-reduce
+            return backend_update_step(self, grads, trainable_variables, learning_rate)
+        for grad, variable in zip(grads, trainable_variables, strict=True):
+            self.update_step(grad, variable.value if isinstance(variable, keras.Variable) else variable, learning_rate)
+        return None
+
+    return wrapper
+
+
 _import_tensorflow_quietly()
 logging.getLogger("tensorflow").addFilter(_NoRetracingNotice())
 import keras  # noqa: E402  (after TensorFlow's quiet import)
+import tensorflow as tf  # noqa: E402
 
 if not hasattr(keras.Model.make_train_function, "__wrapped__"):  # once, even if this module is reloaded
     keras.Model.make_train_function = _optimizer_built_outside_the_trace(keras.Model.make_train_function)
+if not hasattr(keras.optimizers.Optimizer._backend_update_step, "__wrapped__"):
+    keras.optimizers.Optimizer._backend_update_step = _update_without_a_strategy(
+        keras.optimizers.Optimizer._backend_update_step
+    )
 warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning)
