@@ -1,4 +1,4 @@
-"""Import TensorFlow as the course runs it: without its import notices, one Keras warning, or one Keras leak.
+"""Import TensorFlow as the course runs it: without its import notices, one Keras warning, or two Keras leaks.
 
 Every module of ``helpers`` that uses TensorFlow or Keras imports this one first (``import
 helpers.quiet``; ruff's import order puts it first); the others, and the package itself, import
