@@ -434,6 +434,6 @@ def probe_curves(accuracy: dict[str, dict[int, float]], *, chance: float = 0.5, 
     ax.set_xticks(shots, [str(n) for n in shots])
     ax.minorticks_off()  # no "4x10^1" between the photo counts
     ax.set(xlabel="labelled photos per class", ylabel="probe test accuracy (%)", ylim=(40, 100))
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)  # below: never on the curves
     ax.grid(alpha=0.3)
     return ax

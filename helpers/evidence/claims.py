@@ -210,7 +210,7 @@ def plot_effects(
                 xytext=(-4, -16),
                 textcoords="offset points",
                 ha="right",
-                fontsize=8,
+                fontsize=9,
                 color="C3",
             )
     ax.axvline(0, color="grey", lw=1, ls=":")
