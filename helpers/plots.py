@@ -148,7 +148,7 @@ def training_curves(histories: dict, *, metric: str = "accuracy", ax=None, mark_
                     best + 1, h[f"val_{metric}"][best], "*", color=colour, ms=12, label=f"{name}: best epoch {best + 1}"
                 )
     ax.set(xlabel="epoch", ylabel=metric)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     ax.grid(alpha=0.3)
     return ax
 

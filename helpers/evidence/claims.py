@@ -221,7 +221,7 @@ def plot_effects(
     unit = units.pop()
     shown_as = {"points": "percentage points", "%": "%"}.get(unit, unit)
     ax.set_xlabel(f"effect in the claimed direction ({shown_as})")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside the rows, not on them
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside the rows, not on them
     ax.grid(alpha=0.3, axis="x")
     return ax
 
