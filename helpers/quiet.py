@@ -1,4 +1,4 @@
-"""Import TensorFlow as the course runs it: without its import notices, one Keras warning, or two Keras leaks.
+"""Import TensorFlow as the course runs it: without its import notices, one Keras warning, or a Keras leak.
 
 Every module of ``helpers`` that uses TensorFlow or Keras imports this one first (``import
 helpers.quiet``; ruff's import order puts it first); the others, and the package itself, import
@@ -19,17 +19,14 @@ when a process calls ``predict`` on several freshly built models, which is what 
 comparing models does by design; it goes to standard output in a notebook, among the results.
 That one message is filtered out of the ``tensorflow`` logger; every other warning stays.
 
-Keras 3's TensorFlow backend creates an optimizer's variables (Adam's moments) the first time
-``fit`` traces its training step, inside ``tf.function``; TensorFlow then registers a pair of
-initialiser functions per variable and never releases them, even after ``clear_session``
-(tensorflow/tensorflow#61791). Each model a lecture trains leaks about 60 MB that way, and a lecture
-that compares a dozen fine-tunings outgrows Binder. Building the optimizer just before the training
-step is made, outside ``tf.function``, with the same variables the trace would have used, changes
-nothing else. A second leak keeps every training step's whole graph alive (about 50 MB for the
-course's base): Keras routes each variable's update through ``tf.distribute``'s default strategy
-even where there is none to distribute over. Outside a ``tf.distribute`` strategy, the update
-runs directly, the same ``update_step`` on the same variables. ``tests/test_quiet.py`` checks that
-Keras alone still leaks, that the course does not, and that both train to the same weights.
+Keras 3's TensorFlow backend routes each variable's update through ``tf.distribute``'s default
+strategy even where there is nothing to distribute over, and that path keeps every training
+step's whole graph alive after ``clear_session`` (tensorflow/tensorflow#61791): with it the
+optimizer's initialiser functions, about 50 MB for each model of the course's base, and a lecture
+that compares a dozen fine-tunings outgrows Binder. Outside a ``tf.distribute`` strategy, the
+update runs directly: the same ``update_step`` on the same variables. ``tests/test_quiet.py``
+checks that Keras alone still leaks, that the course does not, and that both train to the same
+weights.
 """
 
 from __future__ import annotations
@@ -78,18 +75,6 @@ class _NoRetracingNotice(logging.Filter):
         return "triggered tf.function retracing" not in record.getMessage()
 
 
-def _optimizer_built_outside_the_trace(make_train_function):
-    """``make_train_function`` that first builds an unbuilt optimizer on the model's trainable variables."""
-
-    @functools.wraps(make_train_function)
-    def wrapper(self, force: bool = False):
-        if self.built and self.optimizer is not None and not self.optimizer.built:
-            self.optimizer.build(self.trainable_variables)  # what the trace would do, but eagerly: no leak
-        return make_train_function(self, force)
-
-    return wrapper
-
-
 def _update_without_a_strategy(backend_update_step):
     """``_backend_update_step`` that applies ``update_step`` directly unless a tf.distribute strategy is active."""
 
@@ -109,9 +94,7 @@ logging.getLogger("tensorflow").addFilter(_NoRetracingNotice())
 import keras  # noqa: E402  (after TensorFlow's quiet import)
 import tensorflow as tf  # noqa: E402
 
-if not hasattr(keras.Model.make_train_function, "__wrapped__"):  # once, even if this module is reloaded
-    keras.Model.make_train_function = _optimizer_built_outside_the_trace(keras.Model.make_train_function)
-if not hasattr(keras.optimizers.Optimizer._backend_update_step, "__wrapped__"):
+if not hasattr(keras.optimizers.Optimizer._backend_update_step, "__wrapped__"):  # once, even if reloaded
     keras.optimizers.Optimizer._backend_update_step = _update_without_a_strategy(
         keras.optimizers.Optimizer._backend_update_step
     )
