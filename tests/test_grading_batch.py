@@ -150,8 +150,11 @@ def test_the_solution_hands_in_every_graded_step(batches):
         "check-data": 1,
         "check-head": 3,
         "check-model": 2,
+        "check-night": 3,
         "check-predict": 1,
         "check-quiz": 2,
         "check-tune": 3,
         "reflection": 0,
     }
+    page = (batches["first"]["out"] / "feedback" / "good.html").read_text()
+    assert "Not run while grading (tagged skip-execution)" in page, "the experiment is skipped, and says so"

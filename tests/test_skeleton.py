@@ -35,8 +35,8 @@ def test_ci_runs_the_readme_test_command():
 
 #: The make targets promised to users (DEVELOPERS.md): each is in `make help`, which lists every described target.
 PROMISED_TARGETS = (
-    "lab lab-instructor test test-fast bench bench-full bench-notebooks bench-claims bench-grading readme book "
-    "pretrain pretrain-unlabeled release autograde grading-scheduler grading-worker"
+    "lab lab-instructor test test-fast bench bench-full bench-notebooks bench-claims bench-grading bench-exercise "
+    "readme book pretrain pretrain-unlabeled release autograde grading-scheduler grading-worker"
 ).split()
 
 

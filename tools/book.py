@@ -80,7 +80,9 @@ def run_in_scratch(
     env = {name: value for name, value in os.environ.items() if name not in unset}
     env = {"MALLOC_ARENA_MAX": "2", **env, "TQDM_DISABLE": "1"}
     with tempfile.TemporaryDirectory() as scratch:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": scratch}})
+        # Every cell runs, as in JupyterLab: only the grader skips the cells tagged "skip-execution".
+        resources = {"metadata": {"path": scratch}}
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=resources, skip_cells_with_tag="")
         client.execute(env=env)
     return nb
 

@@ -262,6 +262,33 @@ def _grading_number(root: Path, field: str) -> str:
     return f"{value:+.2f}" if field.startswith("engine_overhead") else f"{value:.2f}"
 
 
+def _exercise_night(root: Path) -> str:
+    night = load(root, "exercise.json")["night"]
+    rows = night["hidden_accuracy"].items()
+    return table(
+        ["night-camera choice", f"hidden accuracy over {night['seeds']} seeds", "mean"],
+        ([name, f"{percent(min(a))} to {percent(max(a))}", percent(sum(a) / len(a))] for name, a in rows),
+    )
+
+
+def _exercise_agreement(root: Path) -> str:
+    verdicts = ["right, grader passed", "right, grader failed", "close, grader passed", "close, grader failed"]
+    cells = load(root, "exercise.json")["agreement"]["cells"]
+    return table(
+        ["test cell", *(f"self-check {v}" for v in verdicts), "self-check failed, grader passed / failed"],
+        (
+            [cell, *(str(counts.get(v, 0)) for v in verdicts)]
+            + [f"{counts.get('failed, grader passed', 0)} / {counts.get('failed, grader failed', 0)}"]
+            for cell, counts in cells.items()
+        ),
+    )
+
+
+def _exercise_number(root: Path, section: str, field: str) -> str:
+    """A number of exercise.json's ``section``: ``agreement`` (``submissions``, ``right_but_failed``)."""
+    return str(load(root, "exercise.json")[section][field])
+
+
 #: What each marker name renders, from the repository at ``root`` and the marker's ``key=value`` words.
 RENDERERS: dict[str, Callable[..., str]] = {
     "notebooks": readme_links,
@@ -279,6 +306,9 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "bench:grading": _grading,
     "bench:grading-projection": _grading_projection,
     "bench:grading-number": _grading_number,
+    "bench:exercise-night": _exercise_night,
+    "bench:exercise-agreement": _exercise_agreement,
+    "bench:exercise-number": _exercise_number,
 }
 
 

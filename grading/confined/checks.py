@@ -122,16 +122,18 @@ class Checks:
 
     def __init__(self, seed: int):
         self._seed = seed
-        self._hidden: dict[int, tuple] = {}
+        self._hidden: dict[tuple[int, str], tuple] = {}
         self._bundled = None
 
-    def hidden_test_set(self, n_images: int = 1000):
-        """``(images, labels)``: ``n_images`` new sunglasses-vs-hat photos drawn with the secret seed."""
-        if n_images not in self._hidden:
+    def hidden_test_set(self, n_images: int = 1000, camera: str = "daylight"):
+        """``(images, labels)``: ``n_images`` new sunglasses-vs-hat photos by ``camera``, drawn with the secret seed."""
+        if (n_images, camera) not in self._hidden:
             from helpers.tasks import make_sunglasses_vs_hat
 
-            self._hidden[n_images] = make_sunglasses_vs_hat(n_images, seed=self._seed)
-        return self._hidden[n_images]
+            # the night set's scenes are not the daylight set's: a seed of their own
+            seed = self._seed if camera == "daylight" else self._seed + 1
+            self._hidden[n_images, camera] = make_sunglasses_vs_hat(n_images, seed=seed, camera=camera)
+        return self._hidden[n_images, camera]
 
     def predict_logits(self, model, images):
         """The model's outputs for ``images``, in inference mode, scored in an order and in batches it cannot know.
@@ -178,11 +180,11 @@ class Checks:
                 "a classifier must judge each photo on its own"
             )
 
-    def hidden_accuracy(self, model, n_images: int = 1000) -> float:
-        """Accuracy of ``model`` on the hidden test set (a model that judges photos by their batch fails)."""
+    def hidden_accuracy(self, model, n_images: int = 1000, camera: str = "daylight") -> float:
+        """Accuracy of ``model`` on the hidden photos of ``camera`` (a model judging photos by their batch fails)."""
         import numpy as np
 
-        images, labels = self.hidden_test_set(n_images)
+        images, labels = self.hidden_test_set(n_images, camera)
         self.judges_each_image_alone(model, images)
         return float(np.mean(np.argmax(self.predict_logits(model, images), axis=1) == labels))
 
@@ -195,40 +197,17 @@ class Checks:
         return self._bundled
 
     def changed_pretrained_layers(self, model, *, only_frozen: bool = False) -> list[str]:
-        """Layers of the bundled base whose weights in ``model`` differ from the bundled ones (or are missing).
+        """Layers of the bundled base whose weights in ``model`` differ (``helpers.surgery.changed_layers``)."""
+        from helpers.surgery import changed_layers
 
-        ``only_frozen``: compare only the weights ``model`` does not train (a frozen layer must keep
-        its pretrained weights; BatchNorm statistics included).
-        """
-        import numpy as np
-
-        changed = []
-        for layer in self.bundled_base().layers:
-            if not layer.weights:
-                continue
-            try:
-                theirs = model.get_layer(layer.name)
-            except ValueError:
-                changed.append(layer.name)
-                continue
-            # a layer that trains may change its weights, but never its statistics
-            compared = (
-                zip(layer.non_trainable_weights, theirs.non_trainable_weights, strict=False)
-                if only_frozen and theirs.trainable
-                else zip(layer.weights, theirs.weights, strict=False)
-            )
-            if len(layer.weights) != len(theirs.weights) or not all(
-                np.array_equal(a.numpy(), b.numpy()) for a, b in compared
-            ):
-                changed.append(layer.name)
-        return changed
+        return changed_layers(model, self.bundled_base(), only_frozen=only_frozen)
 
     @staticmethod
     def trainable_blocks(model) -> list[str]:
-        """The blocks of ``model`` that have trainable parameters, in order (``helpers.surgery.trainable_summary``)."""
-        from helpers.surgery import trainable_summary
+        """The blocks of ``model`` that have trainable parameters, in order (``helpers.surgery.trainable_blocks``)."""
+        from helpers.surgery import trainable_blocks
 
-        return [name for name, row in trainable_summary(model).items() if row["trainable"]]
+        return trainable_blocks(model)
 
     @staticmethod
     def trainable_count(model) -> int:
@@ -237,14 +216,12 @@ class Checks:
 
     @staticmethod
     def learning_rates(model) -> list[float]:
-        """The learning rates the model's optimizer really uses (every optimizer of a MultiOptimizer)."""
-        import keras
+        """The learning rates the model's optimizer really uses (``helpers.learning_rates.rates_in_use``)."""
+        from helpers.learning_rates import rates_in_use
 
-        optimizer = model.optimizer
-        if optimizer is None:
+        if model.optimizer is None:  # said here: only the grader's own frames keep their words in the feedback
             raise AssertionError("the model was not compiled: compile it with an optimizer before training")
-        inner = getattr(optimizer, "optimizers", None) or [optimizer]
-        return [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in inner]
+        return rates_in_use(model)
 
     def namespace(self) -> dict[str, Any]:
         import numpy as np
