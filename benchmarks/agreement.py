@@ -59,17 +59,17 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "night: feature extraction only": [
         ("night-choice", "NIGHT_BLOCKS, NIGHT_LR = 18, 1e-4", "NIGHT_BLOCKS, NIGHT_LR = 0, 1e-4"),
-        ("night-choice", "epochs=15", "epochs=1"),
+        ("night-choice", "epochs=10", "epochs=1"),
     ],
     "night: 3 blocks": [("night-choice", "NIGHT_BLOCKS, NIGHT_LR = 18, 1e-4", "NIGHT_BLOCKS, NIGHT_LR = 3, 1e-4")],
     "night: 9 blocks": [("night-choice", "NIGHT_BLOCKS, NIGHT_LR = 18, 1e-4", "NIGHT_BLOCKS, NIGHT_LR = 9, 1e-4")],
     "night: every block at 1e-3": [("night-choice", "NIGHT_LR = 18, 1e-4", "NIGHT_LR = 18, 1e-3")],
     "night: every block at 1e-2": [("night-choice", "NIGHT_LR = 18, 1e-4", "NIGHT_LR = 18, 1e-2")],
-    "night: every block, 8 epochs, no stopping": [
+    "night: every block, 6 epochs, no stopping": [
         (
             "night-choice",
-            "epochs=15, verbose=0,\n" + " " * 32 + "callbacks=[best_epoch_stopping(patience=5)])",
-            "epochs=8, verbose=0)",
+            "epochs=10, verbose=0,\n" + " " * 32 + "callbacks=[best_epoch_stopping(patience=3)])",
+            "epochs=6, verbose=0)",
         )
     ],
 }

@@ -62,7 +62,7 @@ def release():
 def no_night_learning(nb):
     """``nb`` with its night-camera step on a random base, for one epoch: never near its line (and quick)."""
     replace(nb, "night-head", "load_base(WEIGHTS)", "load_base(None)")
-    return replace(nb, "night-choice", "epochs=15", "epochs=1")
+    return replace(nb, "night-choice", "epochs=10", "epochs=1")
 
 
 def random_base():

@@ -170,3 +170,16 @@ def test_every_honest_variant_of_the_agreement_benchmark_still_applies():
 def test_the_recorded_agreement_has_no_right_that_the_grader_failed():
     record = json.loads((ROOT / "docs" / "benchmarks" / "exercise.json").read_text())["agreement"]
     assert record["submissions"] >= 12 and record["right_but_failed"] == 0, record["cells"]
+
+
+def test_the_night_line_passes_the_solutions_choice_and_fails_the_lazy_ones_on_every_measured_seed():
+    nb = nbformat.read(SOURCE, as_version=4)
+    hidden = hidden_tests.split_hidden_tests(nb.cells)["check-night"]
+    line = float(re.search(r"_accuracy >= (0\.\d+)", hidden).group(1))
+    assert f"needs {line:.0%}" in (ROOT / "README.md").read_text()
+    measured = json.loads((ROOT / "docs" / "benchmarks" / "exercise.json").read_text())["night"]["hidden_accuracy"]
+    assert min(measured["every block at 1e-4 (the solution)"]) >= line + 0.03, "a margin above the line"
+    for lazy in ("feature extraction (0 blocks)", "every block at 1e-2 (wrecks)"):
+        assert max(measured[lazy]) < line, lazy
+    solution = next(c for c in nb.cells if c.get("id") == "night-choice").source
+    assert "NIGHT_BLOCKS, NIGHT_LR = 18, 1e-4" in solution, "the solution's choice is the one measured"

@@ -34,4 +34,8 @@ def test_notebook_runs_top_to_bottom(path, notebook_runs):
         assert [c for c in checks if not c.startswith("Self-check: not yet")] == []
         has_your_turn = any(c.cell_type == "markdown" and "## Your turn" in c.source for c in nb.cells)
         assert bool(checks) == has_your_turn, "a Your-turn section without a self-check, or the other way round"
+    if path in SOLUTIONS:  # the solution clears every self-check, the grader's lines with their margin included
+        for cell in (c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")):
+            said = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            assert "Right." in said, f"{cell.metadata.nbgrader.grade_id} said: {said}"
     assert illegible == [], "figures not legible at the size JupyterLab shows them:\n" + "\n".join(illegible)
