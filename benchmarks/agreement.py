@@ -107,7 +107,12 @@ def grade_both_ways(nb: nbformat.NotebookNode, seed: int, scratch: Path) -> dict
     )
     client.execute(env=env)
     tests = [(c.metadata.nbgrader.grade_id, hidden[c.metadata.nbgrader.grade_id]) for c in nb.cells if is_test_cell(c)]
-    verdicts, _ = run_outside(hand_in_dir, tests, seed, scratch=scratch)
+    # the checker runs as the sandbox user, as when graded (where the kernel, not root, wrote the hand-ins)
+    for path in [scratch, *scratch.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o555 if path.is_dir() else path.stat().st_mode | 0o444)
+    verdicts, log = run_outside(hand_in_dir, tests, seed, scratch=scratch)
+    if any("could not run" in verdict["message"] for verdict in verdicts.values()):
+        raise RuntimeError(f"the grader's checks could not run, so nothing was compared:\n{log[-3000:]}")
     return {
         grade_id: (self_check_verdict(cell), verdicts[grade_id]["passed"], verdicts[grade_id]["message"])
         for cell in nb.cells

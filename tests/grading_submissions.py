@@ -301,7 +301,7 @@ def adversarial_batch(folder: Path) -> dict[str, float]:
     expect("orphan", with_cells(release(), "settings", ORPHAN), 0)
     expect("orphan_victim", solution(), FULL)  # graded right after "orphan"
     flood = with_cells(solution(), "check-tune", FLOOD)
-    replace(flood, "reflection", "More trainable parameters", REFLECTION_XSS)
+    replace(flood, "reflection", "I fine-tuned all 18 blocks", REFLECTION_XSS)
     expect("floods_feedback", flood, FULL)
     expect("raises", with_cells(release(), "settings", "raise RuntimeError('oops')"), 0)
     edited = replace(
