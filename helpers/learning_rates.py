@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import helpers.quiet  # noqa: F401  (first: TensorFlow without its import notices)
 
-import re
-
 import keras
 import numpy as np
 
@@ -49,6 +47,48 @@ def layer_groups(model: keras.Model, n_groups: int = 3, *, trainable_only: bool 
     return [*split, head] if head else split
 
 
+#: The optimizers a group can take: their step is proportional to the rate, so scaling one optimizer's
+#: step per group is the same as one optimizer per group (AdamW is not: its weight decay ignores the scale).
+GROUP_RATE_OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+
+def _with_group_rates(optimizer_class: type) -> type:
+    """``optimizer_class`` with each layer's step scaled: ``layer_rates`` maps layer names to rate multipliers."""
+
+    @keras.saving.register_keras_serializable(package="helpers", name=f"GroupRates{optimizer_class.__name__}")
+    class GroupRates(optimizer_class):
+        def __init__(self, *args, layer_rates: dict[str, float] | None = None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.layer_rates = dict(layer_rates or {})
+
+        def build(self, variables):
+            unknown = sorted({v.path for v in variables if v.path.split("/")[0] not in self.layer_rates})
+            if unknown:  # they would train at the full rate without a word
+                raise ValueError(
+                    f"{len(unknown)} trainable variables are in no layer group, e.g. {unknown[:3]}: "
+                    "build the optimizer again with differential_optimizer after changing what trains"
+                )
+            super().build(variables)
+            self._rate_scales = [self.layer_rates[v.path.split("/")[0]] for v in variables]
+
+        def update_step(self, gradient, variable, learning_rate):
+            scale = self._rate_scales[self._get_variable_index(variable)]
+            super().update_step(gradient, variable, keras.ops.multiply(learning_rate, scale))
+
+        def get_config(self):
+            return {**super().get_config(), "layer_rates": self.layer_rates}
+
+    GroupRates.__name__ = GroupRates.__qualname__ = f"GroupRates{optimizer_class.__name__}"
+    return GroupRates
+
+
+_GROUP_RATES = {name: _with_group_rates(cls) for name, cls in GROUP_RATE_OPTIMIZERS.items()}
+
+
 def differential_optimizer(
     model: keras.Model,
     learning_rate: float,
@@ -57,14 +97,17 @@ def differential_optimizer(
     n_groups: int = 3,
     groups: list[list[str]] | None = None,
     optimizer: str = "adam",
-):
-    """A ``keras.optimizers.MultiOptimizer`` giving each earlier layer group a ``factor`` times smaller rate.
+) -> tuple[keras.optimizers.Optimizer, list[tuple[list[str], float]]]:
+    """One optimizer whose every earlier layer group steps ``factor`` times smaller.
 
     The last group (the head) trains at ``learning_rate``, the one before at
     ``learning_rate / factor``, and so on: the lecture's "each earlier layer group 3x-10x slower".
-    Groups are keyed on layer names; every pattern must match a trainable variable and every
-    trainable variable must fall in a group, or a ``ValueError`` says which (a pattern that
-    matches nothing would otherwise silently train at the default rate).
+    Keras 3.14 and later have ``keras.optimizers.MultiOptimizer`` (one optimizer per group);
+    Colab's Keras 3.13 has not, so this is the optimizer you name with each variable's step
+    scaled by its group's rate: for Adam, SGD and RMSprop, whose step is proportional to the
+    rate, the same training as one optimizer per group, on every Keras 3 release.
+    Groups are keyed on layer names; every group must hold a trainable variable and every
+    trainable variable must fall in a group, or a ``ValueError`` says which.
 
     Parameters
     ----------
@@ -78,12 +121,13 @@ def differential_optimizer(
         Number of groups when ``groups`` is not given (see :func:`layer_groups`).
     groups : list of lists of layer names, optional
         Explicit groups, earliest first.
-    optimizer : str
-        Name of the Keras optimizer used in every group (``"adam"``, ``"sgd"``, ...).
+    optimizer : {"adam", "sgd", "rmsprop"}
+        The Keras optimizer every group steps with.
 
     Returns
     -------
-    optimizer : keras.optimizers.MultiOptimizer
+    optimizer : keras.optimizers.Optimizer
+        The named optimizer at ``learning_rate``, each group's step scaled (its ``layer_rates``).
     rates : list of (group names, learning rate)
         What each group gets, earliest first.
 
@@ -98,41 +142,37 @@ def differential_optimizer(
     """
     if factor < 1:
         raise ValueError(f"factor must be at least 1 (earlier groups train slower), got {factor}")
+    if optimizer not in _GROUP_RATES:
+        raise ValueError(f"optimizer must be one of {sorted(_GROUP_RATES)}, got {optimizer!r}")
     groups = groups if groups is not None else layer_groups(model, n_groups)
-    variables = {v.path: v for v in model.trainable_variables}
-    owner = {}
+    layers_with_weights = {v.path.split("/")[0] for v in model.trainable_variables}
+    layer_rates = {}
     rates = []
-    opt_map = keras.optimizers.OptimizerMap(
-        default_optimizer=keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": 0.0}})
-    )
     for index, names in enumerate(groups):
         if not names:
             raise ValueError(f"layer group {index} is empty")
-        rate = learning_rate / factor ** (len(groups) - 1 - index)
-        pattern = "(" + "|".join(re.escape(name) for name in names) + ")/.*"
-        matched = [path for path in variables if re.fullmatch(pattern, path)]
-        if not matched:
+        if not layers_with_weights.intersection(names):
             raise ValueError(
                 f"layer group {index} ({', '.join(names[:4])}...) matches no trainable variable: "
                 "are those layers frozen, or misnamed? Known layers: use model.summary()"
             )
-        for path in matched:
-            if path in owner:
-                raise ValueError(f"variable {path} is in layer groups {owner[path]} and {index}")
-            owner[path] = index
-        opt_map[pattern] = keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": rate}})
-        rates.append((names, rate))
-    orphans = sorted(set(variables) - set(owner))
+        scale = 1 / factor ** (len(groups) - 1 - index)
+        for name in names:
+            if name in layer_rates:
+                raise ValueError(f"layer {name} is in two layer groups (the second is group {index})")
+            layer_rates[name] = scale
+        rates.append((names, learning_rate * scale))
+    orphans = sorted(v.path for v in model.trainable_variables if v.path.split("/")[0] not in layer_rates)
     if orphans:
         raise ValueError(
             f"{len(orphans)} trainable variables are in no layer group, e.g. {orphans[:3]}; they would "
-            "silently train at the default rate. Add their layers to a group, or freeze them."
+            "silently train at the full rate. Add their layers to a group, or freeze them."
         )
-    return keras.optimizers.MultiOptimizer(opt_map), rates
+    return _GROUP_RATES[optimizer](learning_rate=learning_rate, layer_rates=layer_rates), rates
 
 
 def rates_in_use(model: keras.Model) -> list[float]:
-    """The learning rates ``model``'s optimizer really trains at: one per optimizer of a MultiOptimizer.
+    """The learning rates ``model``'s optimizer really trains at: one per layer group, or per inner optimizer.
 
     Raises an ``AssertionError`` that says what to do if ``model`` was never compiled.
 
@@ -148,5 +188,8 @@ def rates_in_use(model: keras.Model) -> list[float]:
     optimizer = model.optimizer
     if optimizer is None:
         raise AssertionError("the model was not compiled: compile it with an optimizer before training")
-    inner = getattr(optimizer, "optimizers", None) or [optimizer]
+    if hasattr(optimizer, "layer_rates"):  # differential_optimizer's: one rate, scaled per group
+        rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        return [rate * scale for scale in sorted(set(optimizer.layer_rates.values()))]
+    inner = getattr(optimizer, "optimizers", None) or [optimizer]  # keras.optimizers.MultiOptimizer (Keras 3.14+)
     return [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in inner]

@@ -5,10 +5,12 @@ helpers.quiet``; ruff's import order puts it first); the others, and the package
 no TensorFlow at all, so ``helpers.hand_in`` or a constant costs no TensorFlow import.
 
 TensorFlow's C++ core writes notices to the process's standard error on import (an absl
-preamble, "oneDNN custom operations are on", the CPU instructions it was not built for). They
-say nothing a student can act on, and a notebook's kernel shows them as red text under the first
-cell, where a student looks for errors. This module imports TensorFlow with file descriptor 2
-caught and passes on anything else TensorFlow writes while importing, unchanged.
+preamble, "oneDNN custom operations are on", the CPU instructions it was not built for), and the
+full build Colab ships adds two on a CPU runtime: "Could not find cuda drivers" on import and
+"failed call to cuInit" when it first looks for devices. They say nothing a student can act on,
+and a notebook's kernel shows them as red text under the first cell, where a student looks for
+errors. This module imports TensorFlow and lists its devices with file descriptor 2 caught, and
+passes on anything else TensorFlow writes meanwhile, unchanged.
 
 Keras 3.15 warns that ``shuffle=True`` "will be ignored" whenever ``fit`` gets a
 ``tf.data.Dataset``, and ``True`` is ``fit``'s own default, so every ``model.fit(dataset)`` a
@@ -39,17 +41,20 @@ import sys
 import tempfile
 import warnings
 
-#: Lines TensorFlow 2.21's C++ core writes on import, whatever ``TF_CPP_MIN_LOG_LEVEL`` says.
+#: Lines TensorFlow's C++ core writes on import and on its first look for devices, whatever
+#: ``TF_CPP_MIN_LOG_LEVEL`` says (tensorflow-cpu 2.21; the full tensorflow 2.20 on Colab's CPU runtime).
 TENSORFLOW_IMPORT_NOTICES = re.compile(
     r"All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|\] oneDNN custom operations are on\."
     r"|cpu_feature_guard\.cc:\d+\]"
     r"|^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\."
+    r"|cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, GPU will not be used\."
+    r"|cuda_platform\.cc:\d+\] failed call to cuInit: .*CUDA error"
 )
 
 
 def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with file descriptor 2 caught, then pass on what is not a known notice."""
+    """Import TensorFlow and list its devices with file descriptor 2 caught, then pass on what is not a known notice."""
     if "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Python-side INFO and WARNING logs
@@ -58,7 +63,9 @@ def _import_tensorflow_quietly() -> None:
     with tempfile.TemporaryFile() as caught:
         os.dup2(caught.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # the full build's cuInit notice comes here, not later
         finally:
             os.dup2(original, 2)
             os.close(original)

@@ -3,10 +3,12 @@
 On Binder or Colab a student has no folder of labelled photos, only a laptop or phone with some
 pictures on it. :class:`PhotoUploader` is an upload button per class (ipywidgets ``FileUpload``)
 that hands each file to :func:`save_photo`: the photo is decoded (JPEG, PNG, WebP, GIF, BMP, TIFF,
-and HEIC/HEIF through pillow-heif, what phones take), turned upright by its EXIF orientation,
+and HEIC/HEIF, what phones take, where the optional pillow-heif is installed), turned upright by its EXIF orientation,
 shrunk to at most 1024 pixels a side and saved as ``folder/<class>/<safe name>-<hash>.jpg``. The
 same photo twice is skipped, wherever it was put; unreadable or huge files are refused, by name.
 The folder then goes to any lecture or the exercise unchanged: ``PHOTOS = uploader.folder``.
+The widget works with ipywidgets 8 (JupyterLab, Binder) and 7 (Colab), whose ``FileUpload``
+values differ in shape (:func:`uploaded_files`).
 
 Examples
 --------
@@ -28,24 +30,35 @@ import os
 import re
 import unicodedata
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
 import ipywidgets as w
+import PIL
 from IPython.display import display
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from helpers.image_folders import SHRINK_TO
 from helpers.tasks import TARGET_CLASSES
 
-try:  # HEIC/HEIF, the format iPhones and many Android phones save photos in
+try:  # HEIC/HEIF, the format iPhones and many Android phones save photos in: the course's [heic] extra
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
     HEIC = True
-except ImportError:  # pragma: no cover - pillow-heif is a dependency; a bare Pillow still reads the rest
+except ImportError:  # Colab has no pillow-heif, and its newest release would upgrade Colab's Pillow
     HEIC = False
+
+#: The brands of the ISO base-media files that hold HEIC/HEIF photos (bytes 8-12, after "ftyp").
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+#: What a HEIC photo gets where pillow-heif is missing: the install that keeps this Pillow as it is.
+HEIC_MISSING = (
+    "a HEIC photo, which needs pillow-heif: run "
+    f'%pip install pillow-heif "pillow=={PIL.__version__}" in a cell, restart, and upload it again '
+    "(or export it as JPEG)"
+)
 
 #: Files larger than this are refused before decoding (a phone photo is 2-12 MB).
 MAX_BYTES = 30 * 1024 * 1024
@@ -132,6 +145,8 @@ def save_photo(folder: str | os.PathLike, class_name: str, name: str, content: b
                 )
             upright = ImageOps.exif_transpose(image).convert("RGB")
     except UnidentifiedImageError:
+        if not HEIC and content[4:8] == b"ftyp" and content[8:12] in HEIF_BRANDS:
+            return Upload(name, "refused", HEIC_MISSING)
         formats = "JPEG, PNG, WebP, GIF, BMP, TIFF" + (", HEIC" if HEIC else "")
         return Upload(name, "refused", f"not an image this course can read ({formats})")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
@@ -141,6 +156,24 @@ def save_photo(folder: str | os.PathLike, class_name: str, name: str, content: b
     path = target / f"{safe_name(name)}-{hashlib.sha256(content).hexdigest()[:HASH_DIGITS]}.jpg"
     upright.save(path, quality=92)
     return Upload(name, "saved", f"{upright.width}x{upright.height}", path)
+
+
+def uploaded_files(value: Mapping | tuple) -> list[tuple[str, bytes]]:
+    """``(name, content)`` of each file in a ``FileUpload``'s ``value``, from ipywidgets 8 or 7.
+
+    ipywidgets 8 holds a tuple of dicts with ``name`` and ``content`` (a ``memoryview``);
+    ipywidgets 7, which Colab has, a dict from each name to ``{"metadata": ..., "content": bytes}``.
+
+    Examples
+    --------
+    >>> uploaded_files(({"name": "a.jpg", "content": memoryview(b"x")},))  # ipywidgets 8
+    [('a.jpg', b'x')]
+    >>> uploaded_files({"a.jpg": {"metadata": {"name": "a.jpg"}, "content": b"x"}})  # ipywidgets 7
+    [('a.jpg', b'x')]
+    """
+    if isinstance(value, Mapping):
+        return [(name, bytes(item["content"])) for name, item in value.items()]
+    return [(item["name"], bytes(item["content"])) for item in value]
 
 
 def _thumbnail(path: Path, size: int = 96) -> bytes:
@@ -203,10 +236,12 @@ class PhotoUploader:
         return done
 
     def _on_upload(self, change) -> None:
-        files = [(item["name"], bytes(item["content"])) for item in change["new"]]
+        files = uploaded_files(change["new"])
         if files:
             self.add(files)
-            self.upload.value = ()  # so the same files can be chosen again, into another class
+            # Emptied, so that the same files can be chosen again, into another class (set_trait:
+            # ipywidgets 7 makes the value read-only, a dict; 8 a tuple).
+            self.upload.set_trait("value", {} if isinstance(change["new"], Mapping) else ())
 
     @staticmethod
     def _describe(done: list[Upload], class_name: str) -> str:

@@ -234,6 +234,29 @@ def test_hand_in_round_trip_without_pickles(tmp_path, monkeypatch):
         checks.load_hand_in(folder)
 
 
+def test_a_model_trained_at_differential_rates_is_handed_in_and_loaded_in_a_fresh_checker(tmp_path, monkeypatch):
+    """The exercise allows ``differential_optimizer``: the checker, a process of its own, loads its optimizer."""
+    import keras
+
+    from helpers import hand_in
+    from helpers.learning_rates import differential_optimizer
+    from helpers.models import load_base
+    from helpers.surgery import attach_head, unfreeze_last
+
+    model = unfreeze_last(attach_head(load_base(None), 2), 4)
+    model.compile(differential_optimizer(model, 1e-4, factor=10)[0], keras.losses.SparseCategoricalCrossentropy())
+    monkeypatch.setenv(hand_in.HAND_IN_VARIABLE, str(tmp_path))
+    folder = hand_in.hand_in("check-x", model=model)
+    load = (
+        "import sys; from pathlib import Path; from grading.confined import checks; "
+        f"model = checks.load_hand_in(Path({str(folder)!r}))['model']; "
+        "print(checks.Checks.learning_rates(model))"
+    )
+    done = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [float(rate) for rate in done.stdout.strip(" []\n").split(",")] == pytest.approx([1e-6, 1e-5, 1e-4])
+
+
 def test_hidden_tests_judge_each_cell_on_its_own_hand_in(tmp_path, monkeypatch):
     from helpers import hand_in
 

@@ -55,13 +55,59 @@ def test_each_earlier_group_steps_factor_times_smaller(model):
     assert measured[1] / measured[0] == pytest.approx(3, rel=0.05)
 
 
+def test_adam_scaled_per_group_trains_as_one_adam_per_group(model):
+    """Keras 3.14 brought ``MultiOptimizer`` (an optimizer per group); Colab's Keras 3.13 has none.
+
+    ``differential_optimizer`` scales one Adam's step per group instead, on both: three steps of it
+    equal three steps of a separate Adam for each group, applied by hand.
+    """
+    keras_version = tuple(int(part) for part in keras.version().split(".")[:2])
+    assert hasattr(keras.optimizers, "MultiOptimizer") == (keras_version >= (3, 14))
+    start = model.get_weights()
+    optimizer, rates = differential_optimizer(model, 1e-2, factor=10.0)
+    model.compile(optimizer, LOSS)
+    for _ in range(3):
+        model.train_on_batch(IMAGES, LABELS)
+    paths = [v.path for v in model.trainable_variables]
+    scaled = {
+        v.path: v.numpy() - first
+        for v, first in zip(model.trainable_variables, trainable_start(model, start), strict=True)
+    }
+
+    model.set_weights(start)
+    variables = model.trainable_variables
+    per_group = [
+        ([v for v in variables if v.path.split("/")[0] in names], keras.optimizers.Adam(rate)) for names, rate in rates
+    ]
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = LOSS(LABELS, model(IMAGES, training=True))
+        grads = dict(zip(paths, tape.gradient(loss, variables), strict=True))
+        for group, adam in per_group:
+            adam.apply_gradients([(grads[v.path], v) for v in group])
+    by_hand = {v.path: v.numpy() - first for v, first in zip(variables, trainable_start(model, start), strict=True)}
+    for names, rate in rates:  # each group moved as its own Adam moved it: same steps, to float noise
+        group = [p for p in paths if p.split("/")[0] in names]
+        ours = np.concatenate([scaled[p].ravel() for p in group])
+        theirs = np.concatenate([by_hand[p].ravel() for p in group])
+        assert np.linalg.norm(ours - theirs) < 0.02 * np.linalg.norm(theirs), f"group at {rate:g}"
+        assert np.abs(theirs).max() == pytest.approx(3 * rate, rel=0.2)  # Adam: about the rate each step
+
+
+def trainable_start(model, start):
+    """The start weights of ``model``'s trainable variables, from ``model.get_weights()``'s list."""
+    index = {id(v): i for i, v in enumerate(model.weights)}
+    return [start[index[id(v)]] for v in model.trainable_variables]
+
+
 def test_differential_model_saves_and_loads(model, tmp_path):
     optimizer, _ = differential_optimizer(model, 1e-3, factor=5.0)
     model.compile(optimizer, LOSS)
     model.train_on_batch(IMAGES, LABELS)
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
-    assert isinstance(loaded.optimizer, keras.optimizers.MultiOptimizer)
+    assert type(loaded.optimizer).__name__ == "GroupRatesAdam"
+    assert loaded.optimizer.layer_rates == optimizer.layer_rates
     np.testing.assert_allclose(loaded.predict(IMAGES, verbose=0), model.predict(IMAGES, verbose=0), atol=1e-5)
 
 
@@ -72,3 +118,13 @@ def test_groups_that_match_nothing_or_leave_variables_out_are_loud(model):
         differential_optimizer(model, 1e-3, groups=[["block_16_project"], ["head_logits"]])
     with pytest.raises(ValueError, match="factor"):
         differential_optimizer(model, 1e-3, factor=0.5)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        differential_optimizer(model, 1e-3, optimizer="adamw")
+
+
+def test_an_optimizer_built_for_other_layers_refuses_to_train(model):
+    optimizer, _ = differential_optimizer(model, 1e-3)
+    unfreeze_last(model, 6)  # two more blocks train: they are in no group
+    model.compile(optimizer, LOSS)
+    with pytest.raises(ValueError, match="in no layer group"):
+        model.train_on_batch(IMAGES, LABELS)

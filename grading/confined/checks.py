@@ -77,6 +77,8 @@ def load_hand_in(folder: Path) -> dict[str, Any]:
     import keras
     import numpy as np
 
+    import helpers.learning_rates  # noqa: F401  (registers differential_optimizer's optimizers for load_model)
+
     if not plain_folder(folder):
         raise HandInRefused(f"{folder.name[:64]} is not a folder written by hand_in")
     try:
