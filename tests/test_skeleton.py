@@ -97,7 +97,7 @@ def test_binder_environment_matches_pyproject():
     project = _pyproject()["project"]
     linux = {"sys_platform": "linux", "platform_machine": "x86_64"}
     expected = _requirements(project["dependencies"])
-    for extra in ("tf", "lab"):
+    for extra in ("tf", "heic", "lab"):
         for s in project["optional-dependencies"][extra]:
             req = Requirement(s)
             if req.name != project["name"] and (req.marker is None or req.marker.evaluate(linux)):
