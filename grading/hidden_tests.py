@@ -39,8 +39,8 @@ HIDDEN_BLOCK = re.compile(
 
 def is_test_cell(cell) -> bool:
     """Whether ``cell`` is an nbgrader test cell: graded code that is not an answer."""
-    # Imported here: the notebook tests strip a solution's hidden tests in Colab's environment too,
-    # which has no nbgrader (make test-colab).
+    # Imported here, not above: the notebook tests strip a solution's hidden tests in a Colab-like
+    # environment too, which has no nbgrader.
     from nbgrader.utils import is_grade, is_solution
 
     return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)

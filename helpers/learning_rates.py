@@ -56,6 +56,16 @@ GROUP_RATE_OPTIMIZERS = {
 }
 
 
+def _layer_of(variable) -> str:
+    """The name of the layer that owns ``variable`` (the first part of its path, in a flat model)."""
+    return variable.path.split("/")[0]
+
+
+def _ungrouped(variables, layer_rates: dict[str, float]) -> list[str]:
+    """The paths of ``variables`` whose layer has no rate: they would silently train at the full rate."""
+    return sorted(v.path for v in variables if _layer_of(v) not in layer_rates)
+
+
 def _with_group_rates(optimizer_class: type) -> type:
     """``optimizer_class`` with each layer's step scaled: ``layer_rates`` maps layer names to rate multipliers."""
 
@@ -66,14 +76,14 @@ def _with_group_rates(optimizer_class: type) -> type:
             self.layer_rates = dict(layer_rates or {})
 
         def build(self, variables):
-            unknown = sorted({v.path for v in variables if v.path.split("/")[0] not in self.layer_rates})
-            if unknown:  # they would train at the full rate without a word
+            unknown = _ungrouped(variables, self.layer_rates)
+            if unknown:
                 raise ValueError(
                     f"{len(unknown)} trainable variables are in no layer group, e.g. {unknown[:3]}: "
                     "build the optimizer again with differential_optimizer after changing what trains"
                 )
             super().build(variables)
-            self._rate_scales = [self.layer_rates[v.path.split("/")[0]] for v in variables]
+            self._rate_scales = [self.layer_rates[_layer_of(v)] for v in variables]
 
         def update_step(self, gradient, variable, learning_rate):
             scale = self._rate_scales[self._get_variable_index(variable)]
@@ -145,7 +155,7 @@ def differential_optimizer(
     if optimizer not in _GROUP_RATES:
         raise ValueError(f"optimizer must be one of {sorted(_GROUP_RATES)}, got {optimizer!r}")
     groups = groups if groups is not None else layer_groups(model, n_groups)
-    layers_with_weights = {v.path.split("/")[0] for v in model.trainable_variables}
+    layers_with_weights = {_layer_of(v) for v in model.trainable_variables}
     layer_rates = {}
     rates = []
     for index, names in enumerate(groups):
@@ -162,7 +172,7 @@ def differential_optimizer(
                 raise ValueError(f"layer {name} is in two layer groups (the second is group {index})")
             layer_rates[name] = scale
         rates.append((names, learning_rate * scale))
-    orphans = sorted(v.path for v in model.trainable_variables if v.path.split("/")[0] not in layer_rates)
+    orphans = _ungrouped(model.trainable_variables, layer_rates)
     if orphans:
         raise ValueError(
             f"{len(orphans)} trainable variables are in no layer group, e.g. {orphans[:3]}; they would "

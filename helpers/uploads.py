@@ -3,8 +3,8 @@
 On Binder or Colab a student has no folder of labelled photos, only a laptop or phone with some
 pictures on it. :class:`PhotoUploader` is an upload button per class (ipywidgets ``FileUpload``)
 that hands each file to :func:`save_photo`: the photo is decoded (JPEG, PNG, WebP, GIF, BMP, TIFF,
-and HEIC/HEIF, what phones take, where the optional pillow-heif is installed), turned upright by its EXIF orientation,
-shrunk to at most 1024 pixels a side and saved as ``folder/<class>/<safe name>-<hash>.jpg``. The
+and HEIC/HEIF, what phones take, where the optional pillow-heif is installed), turned upright by
+its EXIF orientation, shrunk to at most 1024 pixels a side and saved as ``folder/<class>/<safe name>-<hash>.jpg``. The
 same photo twice is skipped, wherever it was put; unreadable or huge files are refused, by name.
 The folder then goes to any lecture or the exercise unchanged: ``PHOTOS = uploader.folder``.
 The widget works with ipywidgets 8 (JupyterLab, Binder) and 7 (Colab), whose ``FileUpload``

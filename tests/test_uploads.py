@@ -120,9 +120,17 @@ def test_safe_names_stay_inside_the_class_folder():
     assert safe_name("C:\\Users\\me\\IMG 0001.HEIC") == "img-0001"
 
 
+#: Colab's ipywidgets: its FileUpload holds a dict by file name, where 8 holds a tuple
+IPYWIDGETS_7 = int(ipywidgets.__version__.split(".")[0]) < 8
+
+
 def browser_sends(upload, files: list[tuple[str, bytes]]) -> None:
     """Set ``upload`` (a ``FileUpload``) as its browser side does when ``files`` are chosen, in ipywidgets 8 or 7."""
-    if int(ipywidgets.__version__.split(".")[0]) >= 8:  # the value itself: a tuple of dicts
+    if IPYWIDGETS_7:  # metadata and data, then the counter that makes the value a dict by name
+        upload.metadata = [{"name": name, "type": "image/jpeg", "size": len(content)} for name, content in files]
+        upload.data = [content for _, content in files]
+        upload._counter += 1
+    else:  # the value itself: a tuple of dicts
         upload.value = tuple(
             {
                 "name": name,
@@ -133,10 +141,6 @@ def browser_sends(upload, files: list[tuple[str, bytes]]) -> None:
             }
             for name, content in files
         )
-    else:  # ipywidgets 7 (Colab): metadata and data, then the counter that makes the value a dict by name
-        upload.metadata = [{"name": name, "type": "image/jpeg", "size": len(content)} for name, content in files]
-        upload.data = [content for _, content in files]
-        upload._counter += 1
 
 
 def test_the_widget_saves_what_is_uploaded_and_shows_it_per_class(tmp_path):
@@ -145,7 +149,7 @@ def test_the_widget_saves_what_is_uploaded_and_shows_it_per_class(tmp_path):
     for name in TARGET_CLASSES:
         uploader.class_choice.value = name
         browser_sends(uploader.upload, files[name] + [("broken.jpg", b"\xff\xd8 not really")])
-        assert not uploader.upload.value  # ready for the next class
+        assert uploader.upload.value == ({} if IPYWIDGETS_7 else ())  # emptied, ready for the next class
         assert "broken.jpg: refused" in uploader.message.value
     assert uploader.counts() == {name: len(files[name]) for name in TARGET_CLASSES}
     rows = uploader.grid.children
