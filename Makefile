@@ -13,12 +13,12 @@ export MALLOC_ARENA_MAX ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab lab-instructor test test-fast lint bench bench-full bench-notebooks bench-claims bench-grading bench-exercise readme book pretrain pretrain-unlabeled docs-images release autograde grading-scheduler grading-worker
+.PHONY: help install lab lab-instructor test test-fast test-colab lint bench bench-full bench-notebooks bench-notebooks-colab bench-claims bench-grading bench-exercise readme book pretrain pretrain-unlabeled docs-images release autograde grading-scheduler grading-worker
 .DEFAULT_GOAL := help
 
 # `make help` lists every target that has a `## ` description on its line, so the list cannot drift.
 help: ## this list
-	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "make %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,32 @@ test: lint ## the whole test suite, offline (what CI runs: about an hour on 2 co
 test-fast: lint ## the quick tier: every test not marked slow (under 5 minutes)
 	$(RUN) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# Colab's environment (config/colab/preinstalled.txt: Python 3.13, its TensorFlow, Keras, ipywidgets and the rest
+# at Colab's versions), built from pyenv's Python 3.13 without the course; make test-colab then installs the
+# course as the notebooks' set-up cell does there (tools/colab.py) and runs the student-side tests in it.
+COLAB_VENV   := .venv-colab
+COLAB_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
+COLAB_STAMP  := $(COLAB_VENV)/.colab-installed
+COLAB_TESTS  := tests/test_colab.py tests/test_notebooks_run.py tests/test_surgery.py tests/test_learning_rates.py \
+    tests/test_recipe.py tests/test_training.py tests/test_models.py tests/test_hidden_checks.py \
+    tests/test_widgets.py tests/test_uploads.py tests/test_quiet.py
+
+$(COLAB_STAMP): config/colab/preinstalled.txt
+	@test -n "$(COLAB_PYTHON)" || { echo "make test-colab needs Python 3.13 (pyenv install 3.13, or COLAB_PYTHON=/path/to/python3.13)"; exit 2; }
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet "$$(grep '^pip==' config/colab/preinstalled.txt)"
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r config/colab/preinstalled.txt
+	$(COLAB_VENV)/bin/python -m pip install --quiet pytest-socket -c config/colab/preinstalled.txt
+	@touch $(COLAB_STAMP)
+
+# The kernels the notebook tests start run `python` from PATH, as Colab's do: the Colab environment's. Colab's
+# jupyter_client 7.4 warns on Python 3.13 of deprecations in its own code: not shown.
+test-colab: lint $(COLAB_STAMP) ## the student-side tests, every notebook included, in Colab's environment (about 20 min)
+	$(COLAB_VENV)/bin/python -m tools.colab install
+	PATH="$(CURDIR)/$(COLAB_VENV)/bin:$$PATH" COURSE_ENVIRONMENT=colab \
+	    $(COLAB_VENV)/bin/python -m pytest -p no:cacheprovider -W ignore::DeprecationWarning $(COLAB_TESTS) $(PYTEST_ARGS)
+
 lint: $(STAMP) ## ruff's lint rules and formatting (ruff format --check)
 	$(RUN) $(BIN)/ruff check .
 	$(RUN) $(BIN)/ruff format --check .
@@ -54,6 +80,10 @@ bench-full: $(STAMP) ## the ladder at N=20, 50, 100, 200
 
 bench-notebooks: $(STAMP) ## run every lecture notebook; print its time and peak memory
 	$(RUN) $(BIN)/python -m benchmarks.notebooks
+
+bench-notebooks-colab: $(COLAB_STAMP) ## the same in Colab's environment (make test-colab's); README shows both
+	$(COLAB_VENV)/bin/python -m tools.colab install
+	PATH="$(CURDIR)/$(COLAB_VENV)/bin:$$PATH" COURSE_ENVIRONMENT=colab $(COLAB_VENV)/bin/python -m benchmarks.notebooks
 
 bench-claims: $(STAMP) ## measure every lecture claim over 5 seeds (under an hour); writes the ledger
 	$(RUN) $(BIN)/python -m benchmarks.claims

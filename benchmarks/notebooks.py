@@ -13,7 +13,9 @@ file) and under ``make lab``, unless the environment sets it already. Writes
 ``docs/benchmarks/notebooks.json``: a list of objects with keys ``notebook``, ``seconds`` and
 ``peak_rss_mb``, and after a full run one for ``make autograde, one submission`` with
 ``seconds`` and ``outside_checks_seconds`` (the hidden tests, run outside the kernel). Each
-lecture's execution is kept in ``build/executed/`` for ``make book``.
+lecture's execution is kept in ``build/executed/`` for ``make book``. Run in Colab's environment
+(``make bench-notebooks-colab``, ``COURSE_ENVIRONMENT=colab``), it writes the notebooks' rows to
+``docs/benchmarks/notebooks-colab.json`` instead, and neither grades nor keeps executions.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from pathlib import Path
 import nbformat
 
 from tools.book import run_in_scratch, save_executed
+from tools.colab import in_colab_environment
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "docs" / "benchmarks" / "notebooks.json"
+# In Colab's environment (make bench-notebooks-colab) the rows go to a file of their own, README's second columns.
+OUT = ROOT / "docs" / "benchmarks" / ("notebooks-colab.json" if in_colab_environment() else "notebooks.json")
 PEAK_RSS_CELL = (
     "import resource, sys\n"
     "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
@@ -51,7 +55,7 @@ def run_notebook(path: Path, timeout: int = 600) -> dict:
     seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in nb.cells.pop().outputs)
     peak = float(text.split("PEAK_RSS_MB")[1].split()[0])
-    if path.is_relative_to(ROOT / "lectures"):  # make book shows these outputs
+    if path.is_relative_to(ROOT / "lectures") and not in_colab_environment():  # make book shows these outputs
         save_executed(path.relative_to(ROOT), nb)
     return {"notebook": path.relative_to(ROOT).as_posix(), "seconds": round(seconds, 1), "peak_rss_mb": round(peak)}
 
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{max(r['peak_rss_mb'] for r in lectures):>13.0f}"
         )
     _save(rows, partial=bool(args.notebooks))  # the notebooks' rows are kept even if grading fails below
-    if not args.notebooks or args.autograde:
+    if (not args.notebooks or args.autograde) and not in_colab_environment():  # Colab has no nbgrader
         seconds, outside = autograde_seconds()
         print(f"{'make autograde, one submission':<50}{seconds:>9.1f}")
         print(f"{'  of which hidden tests outside the kernel':<50}{outside:>9.1f}")

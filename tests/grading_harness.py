@@ -1,9 +1,9 @@
 """How the grading tests grade: the command, a Dask cluster on loopback, stray copies of the course, fixtures.
 
 A pytest plugin (conftest's ``pytest_plugins``): the session's ``batches`` are the adversarial
-batch graded once serially and once on ``cluster``, a Dask scheduler and two workers started
-here as separate processes, under one seed, with copies of the course planted where no
-deny-list would know them.
+batch graded once serially and its part :data:`ON_THE_CLUSTER` once more on ``cluster``, a Dask
+scheduler and two workers started here as separate processes, under one seed, with copies of the
+course planted where no deny-list would know them.
 """
 
 from __future__ import annotations
@@ -181,6 +181,21 @@ def plant_stray_copies(seed: int) -> list[Path]:
     return copies
 
 
+#: The part of the batch graded again on the cluster: what workers must get right as this process does
+#: (the solution, a kernel that dies, an error before any hand-in, an unreadable file) and what must
+#: not leak from a worker (the seed hunter, the model whose errors would carry hidden pixels). Each
+#: submission grades as it does serially; the whole batch once more would add 20 minutes to CI.
+ON_THE_CLUSTER = (
+    "good",
+    "untouched",
+    "dies_after_head",
+    "raises",
+    "corrupt",
+    "hunts_secrets",
+    "cheats_without_learning",
+)
+
+
 @pytest.fixture(scope="session")
 def batches(tmp_path_factory, cluster):
     if not ROOT_ON_LINUX or not shutil.which("bwrap"):
@@ -191,7 +206,10 @@ def batches(tmp_path_factory, cluster):
     copies = plant_stray_copies(seed)
     try:
         first = grade(folder, seed, "--jobs", "1")
-        second = grade(folder, seed, "--scheduler", cluster.address)
+        part = tmp_path_factory.mktemp("on-the-cluster")
+        for student_id in ON_THE_CLUSTER:
+            shutil.copy(folder / f"{student_id}.ipynb", part / f"{student_id}.ipynb")
+        second = grade(part, seed, "--scheduler", cluster.address)
     finally:
         for copy in copies:
             shutil.rmtree(copy)

@@ -46,7 +46,11 @@ def output_of(code: str) -> str:
 @pytest.mark.slow
 def test_the_course_is_quiet_where_tensorflow_alone_is_not():
     assert "oneDNN custom operations are on" in stderr_of("import tensorflow")  # what there is to silence
-    assert "shuffle=True" in stderr_of(FIT_ON_A_DATASET)
+    # Keras 3.15 warns that fit's shuffle=True is ignored on a dataset; Colab's Keras 3.13 (and 3.14) does not.
+    import keras
+
+    newer = tuple(int(part) for part in keras.__version__.split(".")[:2]) >= (3, 15)
+    assert ("shuffle=True" in stderr_of(FIT_ON_A_DATASET)) == newer
     assert stderr_of("import helpers.models" + FIT_ON_A_DATASET) == ""
 
 

@@ -29,14 +29,16 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in README
     ci = (ROOT / ".ci" / "run").read_text()
     commands = [line for line in ci.splitlines() if line and not line.startswith("#")]
-    assert commands[-1] == "make test"
+    # README's test command, then the course in Colab's environment
+    assert commands[-2:] == ["make test", "make test-colab"]
     assert "|| true" not in ci and "set -euo pipefail" in ci
 
 
 #: The make targets promised to users (DEVELOPERS.md): each is in `make help`, which lists every described target.
 PROMISED_TARGETS = (
-    "lab lab-instructor test test-fast bench bench-full bench-notebooks bench-claims bench-grading bench-exercise "
-    "readme book pretrain pretrain-unlabeled release autograde grading-scheduler grading-worker"
+    "lab lab-instructor test test-fast test-colab bench bench-full bench-notebooks bench-notebooks-colab "
+    "bench-claims bench-grading bench-exercise readme book pretrain pretrain-unlabeled release autograde "
+    "grading-scheduler grading-worker"
 ).split()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from helpers import uploads
 from helpers.image_folders import course_images, inspect_image_folder
 from helpers.tasks import TARGET_CLASSES, make_sunglasses_vs_hat
 from helpers.uploads import PhotoUploader, safe_name, save_photo
+from tools.colab import in_colab_environment
 
 
 def encoded(image: np.ndarray | Image.Image, fmt: str = "JPEG", **options) -> bytes:
@@ -63,7 +63,7 @@ def test_web_formats_are_read(tmp_path, fmt):
 
 def test_a_phone_photo_in_heic_is_read_or_refused_with_the_install_that_keeps_pillow(tmp_path):
     """HEIC needs the optional pillow-heif: the course's environment has it, Colab's has not."""
-    if os.environ.get("COURSE_ENVIRONMENT") != "colab":
+    if not in_colab_environment():
         assert uploads.HEIC, "pip install -e '.[test]' installs pillow-heif (the [heic] extra)"
     upload = save_photo(tmp_path, "hat", "IMG_0001.HEIC", (ROOT / "tests" / "data" / "phone_photo.heic").read_bytes())
     if uploads.HEIC:

@@ -20,7 +20,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_CELL_ID = "colab-setup"
 NOTEBOOK_KERNEL = "python3"
-SKIP_PARTS = {".venv", "build", ".ipynb_checkpoints", "node_modules"}
+SKIP_PARTS = {".venv", ".venv-colab", "build", ".ipynb_checkpoints", "node_modules"}
 
 
 def repository_url(root: Path = ROOT) -> str:

@@ -113,29 +113,38 @@ def ladder_by_n_table(rows: list[dict]) -> str:
     return table(["N", *(STRATEGY_LABELS[s][1] for s in names), "fine-tuning s"], cells)
 
 
-def notebooks_table(rows: list[dict]) -> str:
-    """Seconds and peak RSS of each notebook, the lectures in all, then ``make autograde`` of one submission."""
+def notebooks_table(rows: list[dict], colab: list[dict] | None = None) -> str:
+    """Seconds and peak RSS of each notebook, the lectures in all, then ``make autograde`` of one submission.
+
+    With ``colab`` (notebooks-colab.json), two more columns: the same in Colab's environment.
+    """
     notebooks = sorted(
         (row for row in rows if row["notebook"].endswith(".ipynb")),
         key=lambda row: (not row["notebook"].startswith("lectures/"), row["notebook"]),
     )
+    on_colab = {row["notebook"]: row for row in colab or []}
+
+    def measured(rows: list[dict]) -> list[str]:
+        if not rows:
+            return ["", ""]
+        return [f"{sum(row['seconds'] for row in rows):.1f}", megabytes(max(row["peak_rss_mb"] for row in rows))]
+
+    def colab_cells(names: list[str]) -> list[str]:
+        if colab is None:
+            return []
+        return measured([on_colab[name] for name in names]) if all(name in on_colab for name in names) else ["", ""]
+
     cells = [
         [
             NOTEBOOK_LABELS.get(row["notebook"], row["notebook"].removesuffix(".ipynb")),
-            f"{row['seconds']:.1f}",
-            megabytes(row["peak_rss_mb"]),
+            *measured([row]),
+            *colab_cells([row["notebook"]]),
         ]
         for row in notebooks
     ]
     lectures = [row for row in notebooks if row["notebook"].startswith("lectures/")]
     if lectures:
-        cells.append(
-            [
-                "all lectures",
-                f"{sum(row['seconds'] for row in lectures):.1f}",
-                megabytes(max(row["peak_rss_mb"] for row in lectures)),
-            ]
-        )
+        cells.append(["all lectures", *measured(lectures), *colab_cells([row["notebook"] for row in lectures])])
     for row in rows:
         if row["notebook"] == "make autograde, one submission":
             cells.append(
@@ -144,9 +153,11 @@ def notebooks_table(rows: list[dict]) -> str:
                     f"{row['outside_checks_seconds']:.1f} s run the hidden tests outside the kernel",
                     f"{row['seconds']:.1f}",
                     "",
+                    *colab_cells([]),
                 ]
             )
-    return table(["notebook", "seconds", "peak RSS MB"], cells)
+    header = ["notebook", "seconds", "peak RSS MB"]
+    return table(header + (["on Colab's versions: seconds", "peak RSS MB"] if colab is not None else []), cells)
 
 
 def generator_speed(speeds: dict[str, float]) -> str:
@@ -192,7 +203,8 @@ def _ladder_by_n(root: Path) -> str:
 
 
 def _notebooks(root: Path) -> str:
-    return notebooks_table(load(root, "notebooks.json"))
+    colab = root / BENCHMARKS / "notebooks-colab.json"
+    return notebooks_table(load(root, "notebooks.json"), load(root, colab.name) if colab.exists() else None)
 
 
 def _accuracy(root: Path, strategy: str, n: str) -> str:
