@@ -21,6 +21,9 @@ host side
 ``grading.hidden_tests``   the hidden tests taken out of the source, run by the confined checker
 ``grading.sandbox``        the bubblewrap sandbox every kernel and checker runs in
 ``grading.protocol``       the names host, kernel and checker agree on
+``grading.term``           the term's rules: the due date, the late policy, when each student handed in
+``grading.final``          final grades (automatic, by hand, late), the steps missed, pages to send
+``grading.lms``            the files Canvas's and Moodle's grade imports take
 sandbox side
 ``grading.confined``       the checker: loads the hand-ins safely and runs the hidden tests
 =========================  =====================================================================
