@@ -13,7 +13,7 @@ export MALLOC_ARENA_MAX ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab lab-instructor test test-fast test-colab lint bench bench-full bench-notebooks bench-notebooks-colab bench-claims bench-grading bench-exercise readme book pretrain pretrain-unlabeled docs-images release autograde grades grading-scheduler grading-worker
+.PHONY: help install lab lab-instructor test test-fast test-colab lint bench bench-full bench-notebooks bench-notebooks-colab bench-claims bench-grading bench-exercise readme book pretrain pretrain-unlabeled docs-images release autograde grades similarity grading-scheduler grading-worker
 .DEFAULT_GOAL := help
 
 # `make help` lists every target that has a `## ` description on its line, so the list cannot drift.
@@ -126,6 +126,10 @@ grades: $(STAMP) ## SUBMISSIONS=folder [ROSTER=lms.csv LMS=canvas|moodle ROSTER_
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grades SUBMISSIONS=path/to/folder [ROSTER=lms-export.csv LMS=canvas|moodle ROSTER_ID=\"SIS Login ID\"] [TIMES=times.csv]"; exit 2; }
 	$(RUN) $(BIN)/python -m grading.final "$(SUBMISSIONS)" $(if $(ROSTER),--roster "$(ROSTER)" --lms $(LMS) --roster-id "$(ROSTER_ID)") \
 	    $(if $(TIMES),--times "$(TIMES)") $(GRADES_ARGS)
+
+similarity: $(STAMP) ## SUBMISSIONS=folder: which students share their own code or prose (graded/similarity/, yours only)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make similarity SUBMISSIONS=path/to/folder"; exit 2; }
+	$(RUN) $(BIN)/python -m grading.similarity "$(SUBMISSIONS)" $(SIMILARITY_ARGS)
 
 # A class on several machines (README: "Grading a whole class"). The scheduler gives up on a submission
 # after its second dead worker; each machine runs as many one-thread workers as it has cores and

@@ -24,6 +24,7 @@ host side
 ``grading.term``           the term's rules: the due date, the late policy, when each student handed in
 ``grading.final``          final grades (automatic, by hand, late), the steps missed, pages to send
 ``grading.lms``            the files Canvas's and Moodle's grade imports take
+``grading.similarity``     which students share their own code or prose: a report for the instructor
 sandbox side
 ``grading.confined``       the checker: loads the hand-ins safely and runs the hidden tests
 =========================  =====================================================================
