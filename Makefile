@@ -13,7 +13,7 @@ export MALLOC_ARENA_MAX ?= 2
 # Jupyter refuses to run as root (containers, CI) unless told.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install lab lab-instructor test test-fast test-colab lint bench bench-full bench-notebooks bench-notebooks-colab bench-claims bench-grading bench-exercise readme book pretrain pretrain-unlabeled docs-images release autograde grades similarity grading-scheduler grading-worker
+.PHONY: help install lab lab-instructor test test-fast test-colab lint bench bench-full bench-notebooks bench-notebooks-colab bench-claims bench-grading bench-exercise readme book pretrain pretrain-unlabeled docs-images release autograde formgrade grades similarity grading-scheduler grading-worker
 .DEFAULT_GOAL := help
 
 # `make help` lists every target that has a `## ` description on its line, so the list cannot drift.
@@ -120,6 +120,11 @@ autograde: $(STAMP) ## SUBMISSIONS=folder [JOBS=n] [SCHEDULER=tcp://host:8786] [
 	$(RUN) $(BIN)/python -m grading "$(SUBMISSIONS)" $(if $(JOBS),--jobs $(JOBS)) \
 	    $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REGRADE),--regrade) \
 	    $(AUTOGRADE_ARGS)
+
+# Gathers what make autograde kept into graded/formgrade (one nbgrader course, scores given by hand kept
+# across runs) and opens nbgrader's formgrader there, in make lab-instructor's configuration.
+formgrade: $(STAMP) ## [GRADED=graded]: hand-grade the reflections in nbgrader's formgrader, after make autograde
+	$(RUN) $(BIN)/python -m grading.formgrade $(if $(GRADED),--graded "$(GRADED)") $(ROOT_FLAG) $(LAB_ARGS)
 
 # After make autograde (and hand-grading): final.csv, the LMS's file, the steps the class missed, pages to send.
 grades: $(STAMP) ## SUBMISSIONS=folder [ROSTER=lms.csv LMS=canvas|moodle ROSTER_ID=column] [TIMES=times.csv]: final grades

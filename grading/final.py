@@ -6,8 +6,8 @@
 Reads what ``make autograde`` wrote in ``graded/`` (``results/<student_id>.json``), the late policy
 (``term.toml``, :mod:`grading.term`) and the submission times, and writes into ``graded/``:
 
-- ``final.csv``: per student, the automatic points, the hand-graded points (empty until graded),
-  the late penalty and why, and the total;
+- ``final.csv``: per student, the automatic points, the points given by hand in formgrader
+  (``make formgrade``; empty until given), the late penalty and why, and the total;
 - ``canvas.csv`` or ``moodle.csv`` with a roster (:mod:`grading.lms`);
 - ``missed_cells.csv`` and ``missed_cells.png``: which graded steps the class missed most;
 - ``to_students/<id>/``: each student's feedback page, with their final points on top, one folder
@@ -25,20 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import nbformat
-
-from grading.protocol import ASSIGNMENT, RELEASE, ROOT
+from grading.formgrade import changed_reflections, manual_cells, manual_points
+from grading.protocol import ASSIGNMENT, ROOT
 from grading.results import private
 from grading.term import TERM_FILE, LatePolicy, load_policy, read_times
 
 TO_STUDENTS = "to_students"
-
-
-def manual_cells(release: Path = RELEASE) -> dict[str, float]:
-    """The cells graded by hand (nbgrader's "manually graded answer"), with their points."""
-    nb = nbformat.read(release, as_version=4)
-    cells = (c.metadata.get("nbgrader", {}) for c in nb.cells)
-    return {m["grade_id"]: float(m["points"]) for m in cells if m.get("grade") and m.get("solution")}
 
 
 @dataclass
@@ -244,7 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.roster and not (args.lms and args.roster_id):
         parser.error("--roster needs --lms and --roster-id (the roster's column holding the course's student ids)")
     results = load_results(args.graded)
-    grades = final_grades(results, load_policy(args.term), read_times(args.submissions, args.times))
+    policy, times = load_policy(args.term), read_times(args.submissions, args.times)
+    grades = final_grades(results, policy, times, manual=manual_points(args.graded))
+    for student_id, cells in changed_reflections(args.graded).items():
+        for grade in (g for g in grades if g.student_id == student_id):
+            grade.problem = "; ".join(
+                filter(None, [grade.problem, f"changed after it was graded by hand: {', '.join(cells)}"])
+            )
     print(f"wrote {write_final(grades, args.graded)}")
     names = {}
     if args.roster:

@@ -72,7 +72,7 @@ class Results:
     def __init__(self, out: Path, submissions: list[Submission], forms: dict[str, str]) -> None:
         self.out, self.forms = out, forms
         self.order = [s.student_id for s in submissions]
-        for folder in ("logs", "feedback", "results"):
+        for folder in ("logs", "feedback", "results", "autograded"):
             (out / folder).mkdir(parents=True, exist_ok=True)
         private(out)
         self.saved: dict[str, dict] = {}
@@ -89,6 +89,7 @@ class Results:
         result = dict(result)
         student_id = result["student_id"]
         feedback, log = result.pop("feedback", None), result.pop("log", "")
+        self._keep_autograded(student_id, result.pop("autograded", None))
         page = self.out / "feedback" / f"{student_id}.html"
         if feedback is None:
             page.unlink(missing_ok=True)
@@ -111,6 +112,14 @@ class Results:
         self.saved[student_id] = result
         self.write_tables()
         return Grade.from_result(result)
+
+    def _keep_autograded(self, student_id: str, notebook: str | None) -> None:
+        """``autograded/<student_id>.ipynb``, for make formgrade; not kept if it holds a grader's secret."""
+        path = self.out / "autograded" / f"{student_id}.ipynb"
+        if notebook is None or leaks(notebook, self.forms):
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(notebook)
 
     def grades(self) -> list[Grade]:
         return [Grade.from_result(self.saved[s]) for s in self.order if s in self.saved]

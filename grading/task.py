@@ -45,6 +45,7 @@ from grading.secrecy import Secret
 from grading.submissions import readable_notebook, restore_metadata
 
 MAX_LOG_BYTES = 1 << 20
+MAX_AUTOGRADED_BYTES = 20 << 20
 MAX_KERNEL_OUTPUT_BYTES = 64 << 10
 
 
@@ -313,6 +314,10 @@ def _grade_notebook(attempt: Path, grader: _Grader, job: GradingJob, nb: nbforma
             kernel.seek(max(0, output.stat().st_size - MAX_KERNEL_OUTPUT_BYTES))
             out.write("\n--- written by the submission's kernel (its stdout and stderr), not by the grader ---\n")
             out.write(kernel.read().decode(errors="replace") + "\n--- end of the kernel's output ---\n")
+    # The graded notebook (outputs bounded, no hidden tests: the course never had them), for make formgrade
+    autograded = course / "autograded" / job.student_id / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    if autograded.exists() and autograded.stat().st_size <= MAX_AUTOGRADED_BYTES:
+        graded["autograded"] = autograded.read_text(errors="replace")
     run_nbgrader(course, "generate_feedback", ASSIGNMENT, f"--student={job.student_id}", "--force", env={}, log=log)
     page = course / "feedback" / job.student_id / ASSIGNMENT / f"{ASSIGNMENT}.html"
     graded["feedback"] = page.read_text(errors="replace") if page.exists() else None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grading import final, lms
+from grading import final, formgrade, lms
 from grading.term import LatePolicy, describe, load_policy, parse_time, read_times
 
 DUE = datetime(2027, 3, 5, 23, 59, tzinfo=UTC)
@@ -105,7 +105,7 @@ def test_final_grades_add_the_hand_graded_points_and_take_off_the_late_ones():
     assert ana.row()["notes"] == "not yet graded by hand" and ana.row()["manual"] == ""
     assert (ben.automatic, ben.manual, ben.late_penalty, ben.total) == (7, 2.0, 0.9, 8.1)
     assert "3 hours after the due date" in ben.row()["notes"] and ben.row()["submitted"].startswith("2027-03-06")
-    assert final.manual_cells() == {"reflection": 2.0}, "the release's hand-graded cell"
+    assert formgrade.manual_cells() == {"reflection": 2.0}, "the release's hand-graded cell"
 
 
 def test_canvas_and_moodle_files_have_their_documented_columns_and_missing_students_are_named(tmp_path, capsys):
