@@ -195,7 +195,7 @@ def _summary(results: Results, graded: list[Grade], errors: dict[str, str], *, k
     out = results.out
     print(
         f"Grades: {out / 'grades.csv'}\nFeedback: {out / 'feedback'}\nLogs: {out / 'logs'}\n"
-        "The written reflection is graded by hand (nbgrader formgrader); its points are not in the score yet."
+        "The written reflection is graded by hand: make formgrade opens nbgrader's formgrader; make grades adds it up."
     )
 
 
