@@ -38,12 +38,14 @@ HIDDEN_BLOCK = re.compile(
 
 
 def is_test_cell(cell) -> bool:
-    """Whether ``cell`` is an nbgrader test cell: graded code that is not an answer."""
-    # Imported here, not above: the notebook tests strip a solution's hidden tests in a Colab-like
-    # environment too, which has no nbgrader.
-    from nbgrader.utils import is_grade, is_solution
+    """Whether ``cell`` is an nbgrader test cell: graded code that is not an answer.
 
-    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+    Read from the cell's nbgrader metadata as ``nbgrader.utils.is_grade`` and ``is_solution`` read
+    it, without importing nbgrader: the notebook tests take a solution's hidden tests out in
+    Colab's environment too (make test-colab), which has no nbgrader.
+    """
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade", False)) and not meta.get("solution", False)
 
 
 def split_hidden_tests(cells: list) -> dict[str, str]:

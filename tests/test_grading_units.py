@@ -273,3 +273,15 @@ def test_the_seed_travels_to_workers_unseen():
     import pickle
 
     assert pickle.loads(pickle.dumps(job)).seed.value == 1357924680
+
+
+def test_test_cells_are_the_ones_nbgrader_calls_graded_code_that_is_not_an_answer():
+    from nbgrader.utils import is_grade, is_solution
+
+    from grading.hidden_tests import is_test_cell
+
+    cells = nbformat.read(SOURCE, as_version=4).cells
+    assert [is_test_cell(c) for c in cells] == [
+        c.cell_type == "code" and is_grade(c) and not is_solution(c) for c in cells
+    ]
+    assert sum(map(is_test_cell, cells)) == 7
