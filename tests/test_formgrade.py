@@ -59,7 +59,7 @@ def test_the_class_comes_into_formgrader_as_graded(batches, graded):
     assert "good" in report["added"] and report["updated"] == [] and report["changed"] == []
     assert "corrupt" not in report["added"], "nothing to hand-grade in a file that was not a notebook"
     with gradebook(graded) as book:
-        for cell, (score, _) in batches["first"]["by_cell"]["good"].items():
+        for cell, score in batches["first"]["by_cell"]["good"].items():
             grade = book.find_grade(cell, ASSIGNMENT, ASSIGNMENT, "good")
             if cell == "reflection":
                 assert grade.auto_score is None and grade.needs_manual_grade and grade.manual_score is None
