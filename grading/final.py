@@ -253,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
         names = {student_id: lms.folder_name(row, args.lms) for student_id, row in roster.items()}
     rows = write_missed(results, args.graded)
-    print("Steps the class missed most:")
-    for cell, n, total, _ in rows[:5]:
+    missed = [row for row in rows if row[1]]
+    print("Steps the class missed most:" if missed else "No graded step was missed by anyone.")
+    for cell, n, total, _ in missed[:5]:
         print(f"  {cell:<16} {n} of {total} students")
     print(f"wrote {len(write_to_students(grades, args.graded, names))} pages to {args.graded / TO_STUDENTS}")
     private(args.graded)
