@@ -124,7 +124,7 @@ autograde: $(STAMP) ## SUBMISSIONS=folder [JOBS=n] [SCHEDULER=tcp://host:8786] [
 # Gathers what make autograde kept into graded/formgrade (one nbgrader course, scores given by hand kept
 # across runs) and opens nbgrader's formgrader there, in make lab-instructor's configuration.
 formgrade: $(STAMP) ## [GRADED=graded]: hand-grade the reflections in nbgrader's formgrader, after make autograde
-	$(RUN) $(BIN)/python -m grading.formgrade $(if $(GRADED),--graded "$(GRADED)") $(ROOT_FLAG) $(LAB_ARGS)
+	$(RUN) $(BIN)/python -m grading.formgrade $(if $(GRADED),--graded "$(GRADED)") $(LAB_ARGS)
 
 # After make autograde (and hand-grading): final.csv, the LMS's file, the steps the class missed, pages to send.
 grades: $(STAMP) ## SUBMISSIONS=folder [ROSTER=lms.csv LMS=canvas|moodle ROSTER_ID=column] [TIMES=times.csv]: final grades

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import html
-import json
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from grading.formgrade import changed_reflections, manual_cells, manual_points
 from grading.protocol import ASSIGNMENT, ROOT
-from grading.results import private
+from grading.results import load_results, private
 from grading.term import TERM_FILE, LatePolicy, load_policy, read_times
 
 TO_STUDENTS = "to_students"
@@ -90,18 +89,17 @@ def final_grades(
     :func:`manual_cells`); their automatic score is not counted.
     """
     by_hand = manual_cells() if by_hand is None else by_hand
-    manual = manual or {}
+    manual, manual_max = manual or {}, sum(by_hand.values())
     grades = []
     for result in results:
         cells = result.get("by_cell", {})
         automatic = sum(float(score) for cell, (score, _) in cells.items() if cell not in by_hand)
-        automatic_max = float(result["max_score"]) - sum(by_hand.values())
         grade = FinalGrade(
             result["student_id"],
             round(automatic, 2),
-            automatic_max,
+            float(result["max_score"]) - manual_max,
             manual.get(result["student_id"]),
-            sum(by_hand.values()),
+            manual_max,
             submitted=times.get(result["student_id"]),
             problem=result.get("problem", ""),
         )
@@ -109,14 +107,6 @@ def final_grades(
         grade.late_penalty, grade.late_note = policy.penalty(grade.submitted, earned, grade.max_score)
         grades.append(grade)
     return grades
-
-
-def load_results(graded: Path) -> list[dict]:
-    """The results ``make autograde`` saved in ``graded/results/``, in student order."""
-    folder = graded / "results"
-    if not folder.is_dir():
-        raise SystemExit(f"{graded} holds no results/: run make autograde SUBMISSIONS=... first")
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
 def write_final(grades: list[FinalGrade], graded: Path) -> Path:
@@ -145,7 +135,7 @@ def missed_cells(results: list[dict], by_hand: dict[str, float] | None = None) -
             counts = missed.setdefault(cell, [0, 0])
             counts[0] += float(score) < float(most)
             counts[1] += 1
-    rows = [(cell, n, total, n / total) for cell, (n, total) in missed.items() if total]
+    rows = [(cell, n, total, n / total) for cell, (n, total) in missed.items()]
     return sorted(rows, key=lambda row: (-row[3], row[0]))
 
 
@@ -238,11 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     results = load_results(args.graded)
     policy, times = load_policy(args.term), read_times(args.submissions, args.times)
     grades = final_grades(results, policy, times, manual=manual_points(args.graded))
+    by_id = {grade.student_id: grade for grade in grades}
     for student_id, cells in changed_reflections(args.graded).items():
-        for grade in (g for g in grades if g.student_id == student_id):
-            grade.problem = "; ".join(
-                filter(None, [grade.problem, f"changed after it was graded by hand: {', '.join(cells)}"])
-            )
+        if student_id in by_id:
+            note = f"changed after it was graded by hand: {', '.join(cells)}"
+            by_id[student_id].problem = "; ".join(filter(None, [by_id[student_id].problem, note]))
     print(f"wrote {write_final(grades, args.graded)}")
     names = {}
     if args.roster:

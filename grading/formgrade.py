@@ -31,7 +31,7 @@ import nbformat
 
 from grading.course import GraderUnavailable, run_nbgrader
 from grading.protocol import ASSIGNMENT, RELEASE, ROOT
-from grading.results import private
+from grading.results import load_results, private
 
 COURSE = "formgrade"
 
@@ -85,6 +85,7 @@ def gather(graded: Path) -> dict[str, list[str]]:
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy.exc import SAWarning
 
+    results = load_results(graded)  # first: with nothing graded yet, it says what to run and nothing is made
     course = graded / COURSE
     if not (course / "gradebook.db").exists():
         shutil.rmtree(course, ignore_errors=True)
@@ -96,8 +97,7 @@ def gather(graded: Path) -> dict[str, list[str]]:
     changed = json.loads(changed_file.read_text()) if changed_file.exists() else {}
     report: dict[str, list[str]] = {"added": [], "updated": [], "changed": [], "missing": []}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        for path in sorted((graded / "results").glob("*.json")):
-            result = json.loads(path.read_text())
+        for result in results:
             student_id = result["student_id"]
             notebook_file = graded / "autograded" / f"{student_id}.ipynb"
             if not notebook_file.exists():
@@ -193,8 +193,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--graded", type=Path, default=ROOT / "graded", help="what make autograde wrote")
     parser.add_argument("--no-open", action="store_true", help="gather only; do not start formgrader")
     args, lab_args = parser.parse_known_args(argv)
-    if not (args.graded / "results").is_dir():
-        raise SystemExit(f"{args.graded} holds no results/: run make autograde SUBMISSIONS=... first")
     report = gather(args.graded)
     print(
         f"{len(report['added'])} submissions added and {len(report['updated'])} updated in "

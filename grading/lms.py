@@ -62,8 +62,7 @@ def folder_name(row: dict[str, str], lms: str) -> str:
 
 def grade_column(roster: dict[str, dict[str, str]]) -> str:
     """The roster's column for this assignment (``Sunglasses vs hat (123)`` in Canvas), else :data:`TITLE`."""
-    columns = next(iter(roster.values())).keys() if roster else []
-    for column in columns:
+    for column in next(iter(roster.values()), {}):
         if re.fullmatch(rf"{re.escape(TITLE)}( \(\d+\))?", column.strip(), flags=re.IGNORECASE):
             return column
     return TITLE
@@ -99,10 +98,11 @@ def write(
     by_id, report = reconcile(grades, roster)
     column = grade_column(roster)
     path = out / FORMATS[lms]
+    first = next(iter(roster.values()), {})
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         if lms == "canvas":
-            missing = [c for c in CANVAS_IDENTITY if c not in next(iter(roster.values()), {})]
+            missing = [c for c in CANVAS_IDENTITY if c not in first]
             if missing:
                 raise SystemExit(f"the roster lacks Canvas's columns {missing}: export it from Canvas's gradebook")
             writer.writerow([*CANVAS_IDENTITY, column])
@@ -110,7 +110,6 @@ def write(
                 grade = by_id.get(student_id)
                 writer.writerow([row[c] for c in CANVAS_IDENTITY] + [grade["total"] if grade else ""])
         else:
-            first = next(iter(roster.values()), {})
             names = [c for c in ("First name", "Last name") if c in first]
             ids = [c for c in ("ID number", "Email address", "Username") if c in first]
             if not ids:

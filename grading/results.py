@@ -66,6 +66,14 @@ def private(out: Path) -> None:
             path.chmod(0o700 if path.is_dir() else 0o600)
 
 
+def load_results(graded: Path) -> list[dict]:
+    """The results ``make autograde`` saved in ``graded/results/``, by student id (make formgrade and make grades)."""
+    folder = graded / "results"
+    if not folder.is_dir():
+        raise SystemExit(f"{graded} holds no results/: run make autograde SUBMISSIONS=... first")
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
 class Results:
     """``<out>``: each result saved as it arrives, checked for the grader's secrets, and the tables kept whole."""
 

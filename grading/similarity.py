@@ -118,9 +118,10 @@ def compare(works: dict[str, str], suffix: str, report: Path) -> dict[tuple[str,
             detector.add_file(path)
         detector.run()
         similarity = {}
-        for i, test in enumerate(detector.test_files):
+        compared = len(detector.similarity_matrix) > 0  # empty when no file had enough tokens to compare
+        for i, test in enumerate(detector.test_files if compared else []):
             for j, ref in enumerate(detector.ref_files):
-                if test == ref or len(detector.similarity_matrix) == 0:
+                if test == ref:
                     continue
                 pair = tuple(sorted((files[test], files[ref])))
                 value = float(max(detector.similarity_matrix[i, j]))
