@@ -19,6 +19,7 @@ for code, one for prose; ``index.html`` ranks the pairs by the larger of the two
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import html
 import sys
@@ -30,7 +31,7 @@ import nbformat
 
 from grading.protocol import RELEASE, ROOT
 from grading.results import private
-from grading.submissions import find_submissions, read_submission, readable_notebook
+from grading.submissions import find_submissions, read_submission, readable_notebook, restore_metadata
 
 #: A line written alike by at least this share of the class is shared boilerplate, not anyone's own.
 SHARED_SHARE = 0.5
@@ -58,8 +59,11 @@ def own_work(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple
     """The student's own ``(code, prose)``: answer cells without the release's lines, and added cells.
 
     Cells with nbgrader metadata that are not answers (instructions, tests) are the release's;
-    an answer cell keeps only the lines its release version lacks.
+    an answer cell keeps only the lines its release version lacks. The student's metadata is first
+    put back as the release has it, as the grader does (a null, a list, a claimed test cell).
     """
+    nb = copy.deepcopy(nb)
+    restore_metadata(nb, release)
     given = {
         cell.metadata["nbgrader"]["grade_id"]: {_normal(line) for line in cell.source.splitlines()}
         for cell in release.cells
@@ -68,8 +72,8 @@ def own_work(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple
     released_text = {_normal(cell.source) for cell in release.cells}
     code, prose = [], []
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
-        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        meta = cell.metadata.get("nbgrader", {})
+        grade_id = meta.get("grade_id")
         if grade_id in given and not meta.get("solution"):
             continue  # the release's own cell: instructions or tests
         if grade_id is None and _normal(cell.source) in released_text:

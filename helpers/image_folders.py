@@ -139,9 +139,13 @@ def sunglasses_vs_hat_folder(
     images, labels = make_sunglasses_vs_hat(n_images, seed=seed, image_size=image_size)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as scratch:
         export_image_folder(images, labels, Path(scratch) / "set")
-        if target.exists():
-            target.rmdir()
-        os.replace(Path(scratch) / "set", target)
+        try:
+            if target.exists():
+                target.rmdir()
+            os.replace(Path(scratch) / "set", target)
+        except OSError:  # another kernel made the same folder meanwhile: the same images, kept
+            if len(list(target.glob("*/*.jpg"))) != n_images:
+                raise
     return target
 
 

@@ -5,7 +5,8 @@ odd metadata, a deleted test cell), and hostile ones that try to fool the grader
 self-checks, patching numpy, planting a fake ``helpers``, hunting for the seed and for copies of
 the course, leaving a process behind for the next student, flooding the feedback, a model that
 answers by batch position, an error that carries the hidden photos' pixels, a forged log, a
-linked hand-in folder). :func:`adversarial_batch` writes them all with the score each should get.
+linked hand-in folder), among a class of seven (tests/class_of_students.py) whose whole term the
+grading tests follow. :func:`adversarial_batch` writes them all with the score each should get.
 """
 
 from __future__ import annotations
@@ -13,20 +14,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+from class_of_students import notebook_of
 
 from conftest import ROOT
-from grading.protocol import ASSIGNMENT
-
-NAME = ASSIGNMENT
-
-
-SOURCE = ROOT / "solutions" / NAME / f"{NAME}.ipynb"
-
-
-RELEASE = ROOT / "exercises" / NAME / f"{NAME}.ipynb"
-
+from grading.protocol import RELEASE, SOURCE
 
 FULL = 15  # the automatic points; the reflection's 2 are graded by hand
+
+
+#: Students of the class who also meet an odd case: a messy notebook, a test cell claiming 100 points,
+#: a shadowed builtin, a flood of output and a script in the reflection.
+MESSY_BUT_RIGHT, CLAIMS_POINTS, SHADOWS_BUILTINS, FLOODS_FEEDBACK = "ana", "ben", "cy", "dee"
 
 
 #: What a submission that learned nothing can earn: check-data, check-quiz, check-model and check-predict.
@@ -66,8 +64,10 @@ def no_night_learning(nb):
 
 
 def random_base():
-    """Not transfer learning: the same model with random weights (it can never reach the hidden thresholds)."""
-    return no_night_learning(replace(solution(), "build-model", "load_base(WEIGHTS)", "load_base(None)"))
+    """Not transfer learning: the model with random weights, one epoch a phase (it can never reach the hidden lines)."""
+    nb = no_night_learning(replace(solution(), "build-model", "load_base(WEIGHTS)", "load_base(None)"))
+    replace(nb, "train-head", "epochs=8", "epochs=1")
+    return replace(nb, "fine-tune", "epochs=15", "epochs=1")
 
 
 SKIP_SELF_CHECKS = """
@@ -258,10 +258,10 @@ os.symlink(os.path.dirname(os.path.dirname(helpers.__file__)), os.environ["COURS
 """
 
 
-def messy_but_right():
-    """The solution with odd nbgrader metadata (null, a list as grade_id), a deleted test cell, a
-    cell that rewrites every file the kernel holds open, and a javascript: link in markdown."""
-    nb = with_cells(solution(), "settings", FORGE_LOG)
+def messy_but_right(nb):
+    """``nb`` with odd nbgrader metadata (null, a list as grade_id), a deleted test cell, a cell
+    that rewrites every file the kernel holds open, and a javascript: link in markdown."""
+    nb = with_cells(nb, "settings", FORGE_LOG)
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "check-data"]
     index = nb.cells.index(graded_cell(nb, "quiz"))
     nb.cells[index:index] = [
@@ -289,20 +289,27 @@ def adversarial_batch(folder: Path) -> dict[str, float]:
     expect("good", solution(), FULL)
     expect("untouched", release(), 0)
     expect("skips_self_checks", with_cells(release(), "settings", SKIP_SELF_CHECKS), 0)
-    expect("patches_mean", with_cells(random_base(), "settings", PATCH_MEAN), 6)
-    expect("fake_helpers", with_cells(random_base(), "settings", FAKE_HELPERS), 6)
-    expect("hunts_secrets", with_cells(random_base(), "settings", HUNT_SECRETS.replace("{root}", str(ROOT))), 6)
-    expect("shadows_builtins", with_cells(solution(), "settings", "max = 0.5  # an honest name"), FULL)
+    expect("patches_mean", with_cells(random_base(), "settings", PATCH_MEAN), CHEAT_MOST)
+    expect("fake_helpers", with_cells(random_base(), "settings", FAKE_HELPERS), CHEAT_MOST)
+    hunter = with_cells(random_base(), "settings", HUNT_SECRETS.replace("{root}", str(ROOT)))
+    expect("hunts_secrets", hunter, CHEAT_MOST)
     expect("dies_after_head", with_cells(solution(), "check-head", DIE), 8)
     expect("hangs_after_head", with_cells(solution(), "check-head", HANG), 8)
-    claims = solution()
-    graded_cell(claims, "quiz").metadata.nbgrader.update(grade=True, points=100)
-    expect("claims_points", claims, FULL)
     expect("orphan", with_cells(release(), "settings", ORPHAN), 0)
-    expect("orphan_victim", solution(), FULL)  # graded right after "orphan"
-    flood = with_cells(solution(), "check-tune", FLOOD)
-    replace(flood, "reflection", "I fine-tuned all 18 blocks", REFLECTION_XSS)
-    expect("floods_feedback", flood, FULL)
+    # graded while the orphan's process would still be planting a fake helpers (which exits the kernel)
+    expect("orphan_victim", random_base(), CHEAT_MOST)
+    # The class (tests/class_of_students.py), four of them also meeting an odd case that must cost nothing.
+    expect(MESSY_BUT_RIGHT, messy_but_right(notebook_of(MESSY_BUT_RIGHT)), FULL)
+    claims = notebook_of(CLAIMS_POINTS)
+    graded_cell(claims, "quiz").metadata.nbgrader.update(grade=True, points=100)
+    expect(CLAIMS_POINTS, claims, FULL)
+    expect(SHADOWS_BUILTINS, with_cells(notebook_of(SHADOWS_BUILTINS), "settings", "max = 0.5  # an honest name"), FULL)
+    flood = with_cells(notebook_of(FLOODS_FEEDBACK), "check-tune", FLOOD)
+    replace(flood, "reflection", "I went with", f"{REFLECTION_XSS} I went with")
+    expect(FLOODS_FEEDBACK, flood, FULL)
+    expect("eve", notebook_of("eve"), FULL - 3)  # three blocks at night: below the night line on every seed
+    expect("fay", notebook_of("fay"), FULL)
+    expect("gus", notebook_of("gus"), FULL - 1)  # the predict cell moved after its self-check: that check fails
     expect("raises", with_cells(release(), "settings", "raise RuntimeError('oops')"), 0)
     edited = replace(
         release(),
@@ -324,7 +331,6 @@ def adversarial_batch(folder: Path) -> dict[str, float]:
     deleted.cells = [c for c in deleted.cells if not c.metadata.get("nbgrader", {}).get("grade")]
     expect("deletes_cells", deleted, 0)
     expect("cheats_without_learning", cheater(), 5)  # data, quiz, model; its predict cell fails (the head raises)
-    expect("messy_but_right", messy_but_right(), FULL)
     links = with_cells(release(), "settings", LINK_HAND_IN)
     expect("links_hand_in", links, 0)
     (folder / "corrupt.ipynb").write_text("{ not json")

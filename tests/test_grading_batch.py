@@ -1,8 +1,9 @@
-"""The adversarial batch graded serially and on a Dask cluster: every submission gets the score it should.
+"""The adversarial batch graded on a Dask cluster and serially: every submission gets the score it should.
 
-The batch graded under one seed one submission after another, and its part ``ON_THE_CLUSTER``
-again on a scheduler and two workers, must agree in every score and file; no page may hold the seed, the hidden tests or
-the hidden photos' pixels, in any encoding; no process may outlive its submission.
+The batch graded under one seed on a scheduler and two workers, and its part ``GRADED_HERE_TOO``
+again one submission after another in this process, must agree in every score and file; no page
+may hold the seed, the hidden tests or the hidden photos' pixels, in any encoding; no process may
+outlive its submission.
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from grading_harness import ON_THE_CLUSTER, files_in
-from grading_submissions import CHEAT_MOST, pixel_codes, release, solution
+from grading_harness import GRADED_HERE_TOO, files_in
+from grading_submissions import (
+    CHEAT_MOST,
+    FLOODS_FEEDBACK,
+    MESSY_BUT_RIGHT,
+    SHADOWS_BUILTINS,
+    pixel_codes,
+    release,
+    solution,
+)
 
 from grading import hidden_tests, secrecy
 
@@ -31,14 +40,14 @@ def test_every_submission_gets_the_score_it_should(batches):
 
 
 @pytest.mark.slow
-def test_the_batch_graded_on_a_dask_cluster_gets_the_same_scores_and_files(batches):
-    part = set(ON_THE_CLUSTER)
+def test_graded_one_after_another_here_the_part_gets_the_same_scores_and_files_as_on_the_cluster(batches):
+    part = set(GRADED_HERE_TOO)
     assert batches["second"]["by_cell"] == {s: c for s, c in batches["first"]["by_cell"].items() if s in part}
     assert batches["second"]["grades"] == {s: g for s, g in batches["first"]["grades"].items() if s in part}
     mine = {f for f in files_in(batches["first"]["out"]) if Path(f).stem in part or "/" not in f}
     assert files_in(batches["second"]["out"]) == mine
-    assert "to grade on the Dask cluster at tcp://127.0.0.1" in batches["second"]["stdout"]
-    workers = {json.loads(p.read_text())["worker"] for p in (batches["second"]["out"] / "results").glob("*.json")}
+    assert "to grade on the Dask cluster at tcp://127.0.0.1" in batches["first"]["stdout"]
+    workers = {json.loads(p.read_text())["worker"] for p in (batches["first"]["out"] / "results").glob("*.json")}
     assert len(workers) == 2, f"both workers grade: {workers}"
 
 
@@ -53,7 +62,7 @@ def test_points_before_a_dead_or_hung_kernel_are_kept_and_explained(batches):
 
 @pytest.mark.slow
 def test_honest_names_cost_nothing_and_the_self_check_still_says_what_it_saw(batches):
-    page = (batches["first"]["out"] / "feedback" / "shadows_builtins.html").read_text()
+    page = (batches["first"]["out"] / "feedback" / f"{SHADOWS_BUILTINS}.html").read_text()
     assert "Your self-check said: TypeError" in page and "Grader's check: passed" in page
 
 
@@ -62,9 +71,9 @@ def test_the_seed_and_hidden_tests_never_reach_a_kernel_nor_a_feedback_page(batc
     seed = str(batches["seed"])
     hidden = hidden_tests.split_hidden_tests(solution().cells)
     forms = secrecy.secret_forms(batches["seed"], hidden, "\n".join(c.source for c in release().cells))
-    for batch in ("first", "second"):  # in this process, and on every worker of the cluster
+    for batch in ("first", "second"):  # on every worker of the cluster, and in this process
         pages = list((batches[batch]["out"] / "feedback").glob("*.html"))
-        graded = batches["expected"] if batch == "first" else ON_THE_CLUSTER
+        graded = batches["expected"] if batch == "first" else GRADED_HERE_TOO
         assert len(pages) == len(graded) - 1  # all but the unreadable one
         for page in pages:
             text = page.read_text()
@@ -80,15 +89,15 @@ def test_a_model_that_learned_nothing_earns_nothing_and_its_errors_carry_no_hidd
     from helpers.tasks import make_sunglasses_vs_hat
 
     codes = pixel_codes(make_sunglasses_vs_hat(1000, seed=batches["seed"])[0])
+    cells = batches["first"]["by_cell"]["cheats_without_learning"]
+    assert cells["check-head"] == 0 and cells["check-tune"] == 0 and sum(cells.values()) <= CHEAT_MOST, cells
+    out = batches["first"]["out"]
+    page = (out / "feedback" / "cheats_without_learning.html").read_text()
+    assert "InvalidArgumentError raised while the grader checked" in page, "the head's error, by its type only"
+    assert "changes with the other photos of its batch" in page, "the batch-position model is caught"
+    assert "found OOV values" in (out / "logs" / "cheats_without_learning.txt").read_text(), "details: the log"
     for batch in ("first", "second"):
-        cells = batches[batch]["by_cell"]["cheats_without_learning"]
-        assert cells["check-head"] == 0 and cells["check-tune"] == 0 and sum(cells.values()) <= CHEAT_MOST, cells
-        out = batches[batch]["out"]
-        page = (out / "feedback" / "cheats_without_learning.html").read_text()
-        assert "InvalidArgumentError raised while the grader checked" in page, "the head's error, by its type only"
-        assert "changes with the other photos of its batch" in page, "the batch-position model is caught"
-        assert "found OOV values" in (out / "logs" / "cheats_without_learning.txt").read_text(), "details: the log"
-        for path in (out / "feedback").glob("*.html"):
+        for path in (batches[batch]["out"] / "feedback").glob("*.html"):
             text = re.sub(r"data:image/[^\"']+", "", html.unescape(path.read_text()))
             assert not codes & set(re.findall(r"[0-9]+", text)), f"{path.name} shows pixels of the hidden photos"
 
@@ -96,13 +105,13 @@ def test_a_model_that_learned_nothing_earns_nothing_and_its_errors_carry_no_hidd
 @pytest.mark.slow
 def test_odd_metadata_a_deleted_cell_a_forged_log_and_a_linked_hand_in(batches):
     out = batches["first"]["out"]
-    assert batches["first"]["by_cell"]["messy_but_right"] == batches["first"]["by_cell"]["good"]
-    log = (out / "logs" / "messy_but_right.txt").read_text()
+    assert batches["first"]["by_cell"][MESSY_BUT_RIGHT] == batches["first"]["by_cell"]["good"]
+    log = (out / "logs" / f"{MESSY_BUT_RIGHT}.txt").read_text()
     assert log.startswith("Graded by "), log[:300]
     kernel = log.index("--- written by the submission's kernel")
     assert "FORGED" in log[kernel:] and "FORGED" not in log[:kernel], "the kernel writes only its own section"
     assert "check-data (deleted: restored)" in log
-    page = (out / "feedback" / "messy_but_right.html").read_text()
+    page = (out / "feedback" / f"{MESSY_BUT_RIGHT}.html").read_text()
     assert "Click for the answers" in page
     assert not re.search(r"""(href|src)\s*=\s*["']?\s*(javascript|vbscript):""", page, re.IGNORECASE)
     linked = (out / "feedback" / "links_hand_in.html").read_text()
@@ -118,7 +127,7 @@ def test_no_process_outlives_its_submission(batches):
 @pytest.mark.slow
 def test_feedback_is_bounded_and_inert_and_grades_are_private(batches):
     out = batches["first"]["out"]
-    page = out / "feedback" / "floods_feedback.html"
+    page = out / "feedback" / f"{FLOODS_FEEDBACK}.html"
     assert page.stat().st_size < 3_000_000
     text = page.read_text()
     where = text.find("<script>document.title")

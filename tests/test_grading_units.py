@@ -15,13 +15,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from grading_harness import ROOT_ON_LINUX
-from grading_submissions import NAME, RELEASE, SOURCE, graded_cell
+from grading_submissions import graded_cell
 
 from conftest import ROOT
 from grading import dispatch, sandbox, secrecy, submissions, task
 from grading.feedback import inert
 from grading.preprocessors import BoundOutputs, BriefTracebacks
-from grading.protocol import SEED_VARIABLE
+from grading.protocol import ASSIGNMENT, RELEASE, SEED_VARIABLE, SOURCE
 
 needs_sandbox = pytest.mark.skipif(
     not ROOT_ON_LINUX or not shutil.which("bwrap"),
@@ -33,14 +33,14 @@ def test_submissions_come_as_files_or_folders_and_the_rest_is_named(tmp_path):
     nb = RELEASE.read_text()
     (tmp_path / "ana.ipynb").write_text(nb)
     (tmp_path / "ben").mkdir()
-    (tmp_path / "ben" / f"{NAME}.ipynb").write_text(nb)
+    (tmp_path / "ben" / f"{ASSIGNMENT}.ipynb").write_text(nb)
     (tmp_path / "cleo").mkdir()
     (tmp_path / "notes.txt").write_text("not a notebook")
     (tmp_path / "bad id!.ipynb").write_text(nb)
     (tmp_path / "linked.ipynb").symlink_to(SOURCE)
     (tmp_path / "dan").mkdir()
-    (tmp_path / "dan" / f"{NAME}.ipynb").symlink_to(SOURCE)
-    (tmp_path / "eve").symlink_to(ROOT / "solutions" / NAME)
+    (tmp_path / "dan" / f"{ASSIGNMENT}.ipynb").symlink_to(SOURCE)
+    (tmp_path / "eve").symlink_to(ROOT / "solutions" / ASSIGNMENT)
     os.mkfifo(tmp_path / "pipe.ipynb")
     found, problems = submissions.find_submissions(tmp_path)
     assert [s.student_id for s in found] == ["ana", "ben"]
@@ -48,7 +48,7 @@ def test_submissions_come_as_files_or_folders_and_the_rest_is_named(tmp_path):
     assert "cleo/ holds no" in text and "notes.txt" in text and "'bad id!' is not a usable student id" in text
     for refused in (
         "linked.ipynb is a symbolic link",
-        f"dan/{NAME}.ipynb is a symbolic link",
+        f"dan/{ASSIGNMENT}.ipynb is a symbolic link",
         "eve is a symbolic",
         "pipe.ipynb is not a regular file",
     ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from helpers.image_folders import (
     export_image_folder,
     inspect_image_folder,
     load_image_folder,
+    sunglasses_vs_hat_folder,
 )
 from helpers.tasks import TARGET_CLASSES, make_sunglasses_vs_hat
 
@@ -121,3 +123,17 @@ def test_course_images_offline_and_from_a_photo_folder(folder):
     assert not any(np.array_equal(a, b) for a in x for b in xt)  # test images are drawn apart
     x, y, xt, yt, names = course_images(16, 4, photos=folder)
     assert names == TARGET_CLASSES and len(x) == 16 and len(xt) == 4 and x.dtype == np.uint8
+
+
+def test_two_kernels_making_the_same_course_folder_at_once_both_get_it(tmp_path, monkeypatch):
+    """Two notebooks run at once (as the tests run them) may both find the folder missing and both make it."""
+    target, replace = tmp_path / "photos", os.replace
+
+    def the_other_kernel_finishes_first(source, destination):
+        monkeypatch.setattr(os, "replace", replace)
+        sunglasses_vs_hat_folder(6, directory=target)
+        replace(source, destination)  # raises: the folder is there, and not empty
+
+    monkeypatch.setattr(os, "replace", the_other_kernel_finishes_first)
+    assert sunglasses_vs_hat_folder(6, directory=target) == target
+    assert len(list(target.glob("*/*.jpg"))) == 6 and not list(tmp_path.glob(".photos-*")), "no scratch left"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import nbformat
 from class_of_students import ANSWERS, INDEPENDENT, PLANTED, notebook_of
-from grading_submissions import RELEASE
 
 from grading import similarity
+from grading.protocol import RELEASE
 
 
 def test_own_work_leaves_out_the_release_and_keeps_what_the_student_wrote():
@@ -19,7 +19,7 @@ def test_own_work_leaves_out_the_release_and_keeps_what_the_student_wrote():
     code, prose = similarity.own_work(notebook_of("ben"), release)
     assert "loss_fn = keras.losses" in code and "import keras" not in code, "the release's own lines are gone"
     assert "best_epoch_stopping" not in code.split("stopper")[0], "the release's import line in the cell is gone"
-    assert prose.startswith("**Question") is False and "My pick was nine blocks" in prose
+    assert prose.startswith("**Question") is False and "My pick was all eighteen blocks" in prose
     assert similarity.own_work(release, release) == ("", ""), "the untouched release is nobody's work"
     shared = similarity.without_shared_lines({"a": "x = 1\ny = 2", "b": "x = 1\nz = 3", "c": "x  =  1\nw = 4"})
     assert shared == {"a": "y = 2", "b": "z = 3", "c": "w = 4"}, "a line most of the class wrote is boilerplate"
