@@ -3,7 +3,10 @@
 Each student's answers fill the release's answer cells (what students hand in). ``fay`` copied
 ``ben`` and renamed the variables; ``gus`` copied ``cy`` and moved cells and sentences around.
 The others wrote their own code and their own reflection, as a class does: much of the code
-alike because the exercise says what to call, the prose their own.
+alike because the exercise says what to call, the prose their own. Every answer runs and passes
+the grader's checks, except two, on every seed: ``eve`` fine-tunes three blocks at night, below the
+night line, and ``gus``'s moved prediction cell comes after its self-check (graded in
+tests/grading_submissions.py).
 """
 
 from __future__ import annotations
