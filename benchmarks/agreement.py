@@ -96,13 +96,13 @@ def self_check_verdict(cell: nbformat.NotebookNode) -> str:
 
 def grade_both_ways(nb: nbformat.NotebookNode, seed: int, scratch: Path) -> dict[str, tuple[str, bool, str]]:
     """Run ``nb`` as a student, then the grader's hidden tests: ``{grade_id: (self-check, grader passed, message)}``."""
-    from nbclient import NotebookClient
+    from tools.book import WidgetSafeClient
 
     hidden = split_hidden_tests(nb.cells)
     hand_in_dir = scratch / "hand_in"
     env = {**os.environ, HAND_IN_VARIABLE: str(hand_in_dir), "TQDM_DISABLE": "1", "MALLOC_ARENA_MAX": "2"}
     # as the grader runs it: every cell, errors or not, but not the experiment tagged skip-execution
-    client = NotebookClient(
+    client = WidgetSafeClient(
         nb, timeout=600, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(scratch)}}
     )
     client.execute(env=env)

@@ -3,10 +3,14 @@ a lecture run untouched leaves every Your-turn check at "not yet"."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
+from queue import Empty
 
 import pytest
 
+from tools.book import REPLY_POLL_SECONDS, poll_in_slices
 from tools.notebooks import student_notebooks
 
 LECTURES = [p for p in student_notebooks() if p.parent.name == "lectures"]
@@ -39,3 +43,30 @@ def test_notebook_runs_top_to_bottom(path, notebook_runs):
             said = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
             assert "Right." in said, f"{cell.metadata.nbgrader.grade_id} said: {said}"
     assert illegible == [], "figures not legible at the size JupyterLab shows them:\n" + "\n".join(illegible)
+
+
+def test_a_reply_the_first_look_missed_costs_a_second_not_the_cells_whole_timeout():
+    """tools.book.WidgetSafeClient: a poll that misses a reply (nbclient issue 312) is followed by another."""
+    asked = []
+
+    async def misses_the_first_reply(timeout):
+        asked.append(timeout)
+        if len(asked) == 1:  # the edge-triggered poll saw nothing: it sleeps its whole timeout
+            await asyncio.sleep(timeout)
+            raise Empty
+        return {"msg_type": "execute_reply"}
+
+    started = time.monotonic()
+    reply = asyncio.run(asyncio.wait_for(poll_in_slices(misses_the_first_reply)(timeout=600), 30))
+    assert reply == {"msg_type": "execute_reply"} and time.monotonic() - started < 3 * REPLY_POLL_SECONDS
+    assert asked == [REPLY_POLL_SECONDS, REPLY_POLL_SECONDS]
+
+    async def never_replies(timeout):
+        asked.append(timeout)
+        await asyncio.sleep(timeout)
+        raise Empty
+
+    asked.clear()
+    with pytest.raises(Empty):
+        asyncio.run(poll_in_slices(never_replies, seconds=0.01)(timeout=0.05))
+    assert len(asked) >= 3 and max(asked) <= 0.01, "a real timeout still ends the wait"

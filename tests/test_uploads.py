@@ -11,7 +11,6 @@ import nbformat
 import numpy as np
 import PIL
 import pytest
-from nbclient import NotebookClient
 from PIL import Image
 
 from conftest import ROOT
@@ -19,6 +18,7 @@ from helpers import uploads
 from helpers.image_folders import course_images, inspect_image_folder
 from helpers.tasks import TARGET_CLASSES, make_sunglasses_vs_hat
 from helpers.uploads import PhotoUploader, safe_name, save_photo
+from tools.book import WidgetSafeClient
 from tools.colab import in_colab_environment
 
 
@@ -181,7 +181,7 @@ def test_a_lecture_runs_on_the_uploaded_folder(tmp_path):
     assert str(uploader.folder) in nb.cells[settings].source
     first_result = next(i for i, cell in enumerate(nb.cells) if "course_images(" in cell.source)
     nb.cells = nb.cells[: first_result + 2]  # the features, then the heads trained on them
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}}).execute()
+    WidgetSafeClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}}).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert [o for o in outputs if o.output_type == "error"] == []
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import os
 import re
 import shutil
@@ -30,7 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 from nbclient import NotebookClient
@@ -42,6 +45,8 @@ EXECUTED = ROOT / "build" / "executed"
 OUT = ROOT / "build" / "book"
 EXERCISE = Path("exercises/sunglasses_vs_hat/sunglasses_vs_hat.ipynb")
 KEY = "course_source_key"
+#: The longest one look for a kernel's reply may block (:class:`WidgetSafeClient`).
+REPLY_POLL_SECONDS = 1.0
 
 
 def lectures(root: Path = ROOT) -> list[Path]:
@@ -68,6 +73,39 @@ def save_executed(notebook: Path, executed: nbformat.NotebookNode, root: Path = 
     return target
 
 
+def poll_in_slices(wait_once: Callable, seconds: float = REPLY_POLL_SECONDS) -> Callable:
+    """A channel's ``get_msg(timeout=...)`` that looks ``seconds`` at a time, again and again until ``timeout``."""
+
+    async def get_msg(timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = seconds if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                message = wait_once(timeout=min(left, seconds))
+                return await message if inspect.isawaitable(message) else message
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    return get_msg
+
+
+class WidgetSafeClient(NotebookClient):
+    """nbclient's ``NotebookClient``, looking for each reply of the kernel a second at a time.
+
+    nbclient waits for a cell's reply in one poll of the kernel's shell socket, as long as the cell
+    may run. When an ipywidgets ``Output`` widget captures output, nbclient sends on that socket
+    while it waits, and ZeroMQ's edge-triggered poll can then miss the reply that arrives: the
+    wait ends only at its timeout, with no error (nbclient issue 312). Lecture 01 sat 595 s idle
+    after its first widget so, one run in a few. A short look that finds nothing looks again.
+    """
+
+    async def async_start_new_kernel_client(self):
+        kernel_client = await super().async_start_new_kernel_client()
+        kernel_client.shell_channel.get_msg = poll_in_slices(kernel_client.shell_channel.get_msg)
+        return kernel_client
+
+
 def run_in_scratch(
     nb: nbformat.NotebookNode, timeout: int = 600, *, unset: tuple[str, ...] = ()
 ) -> nbformat.NotebookNode:
@@ -82,7 +120,9 @@ def run_in_scratch(
     with tempfile.TemporaryDirectory() as scratch:
         # Every cell runs, as in JupyterLab: only the grader skips the cells tagged "skip-execution".
         resources = {"metadata": {"path": scratch}}
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=resources, skip_cells_with_tag="")
+        client = WidgetSafeClient(
+            nb, timeout=timeout, kernel_name="python3", resources=resources, skip_cells_with_tag=""
+        )
         client.execute(env=env)
     return nb
 
