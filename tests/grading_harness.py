@@ -183,7 +183,7 @@ def plant_stray_copies(seed: int) -> list[Path]:
 
 #: The part of the batch graded once more one after another in this process (``--jobs 1``), as on a
 #: machine of one core: the solution, a kernel that dies, an error before any hand-in, an unreadable
-#: file and the seed hunter must grade as they do on the cluster. All of it again would add 15 minutes to CI.
+#: file and the seed hunter must grade as they do on the cluster. All of it again would add 25 minutes to CI.
 GRADED_HERE_TOO = ("good", "untouched", "dies_after_head", "raises", "corrupt", "hunts_secrets")
 
 
