@@ -18,11 +18,12 @@ from grading.course import course_version
 
 @pytest.mark.slow
 def test_a_worker_killed_while_grading_loses_nothing(batches, cluster, tmp_path):
-    """A real SIGKILL to the worker grading ``good``: it is graded again elsewhere, to the same score.
+    """A real SIGKILL to the worker grading ``patches_mean``: it is graded again elsewhere, to the same score.
 
     The worker grading ``untouched`` is killed twice: that submission is reported as failed, with the reason.
     """
-    folder = copy_submissions(batches, tmp_path / "submissions", ["good", "untouched", "raises", "corrupt"])
+    students = ["patches_mean", "untouched", "raises", "corrupt"]
+    folder = copy_submissions(batches, tmp_path / "submissions", students)
     out = tmp_path / "out"
     grading = subprocess.Popen(
         grade_command(folder, out, "--scheduler", cluster.address),
@@ -32,10 +33,10 @@ def test_a_worker_killed_while_grading_loses_nothing(batches, cluster, tmp_path)
         stderr=subprocess.STDOUT,
         text=True,
     )
-    killed: dict[str, list[int]] = {"good": [], "untouched": []}
-    wanted = {"good": 1, "untouched": 2}
-    # seconds after its task starts: the solution grades in about 70 s, the untouched release in about 15 s
-    inside_grading = {"good": 20, "untouched": 5}
+    killed: dict[str, list[int]] = {"patches_mean": [], "untouched": []}
+    wanted = {"patches_mean": 1, "untouched": 2}
+    # seconds after its task starts: a model on a random base grades in about 60 s, the untouched release in 15 s
+    inside_grading = {"patches_mean": 20, "untouched": 5}
     dead: set[str] = set()
     deadline = time.monotonic() + 1500
     try:
@@ -65,13 +66,13 @@ def test_a_worker_killed_while_grading_loses_nothing(batches, cluster, tmp_path)
         if grading.poll() is None:
             grading.kill()
     assert grading.returncode == 0, stdout[-3000:]
-    assert len(killed["good"]) == 1 and len(killed["untouched"]) == 2, killed
+    assert len(killed["patches_mean"]) == 1 and len(killed["untouched"]) == 2, killed
     grades, by_cell = read_grades(out)
-    for student_id in ("good", "raises", "corrupt"):
+    for student_id in ("patches_mean", "raises", "corrupt"):
         assert by_cell.get(student_id) == batches["first"]["by_cell"].get(student_id), student_id
         assert grades[student_id] == batches["first"]["grades"][student_id], student_id
-    good = json.loads((out / "results" / "good.json").read_text())
-    assert int(good["worker"].rsplit(":", 1)[1]) not in killed["good"]
+    regraded = json.loads((out / "results" / "patches_mean.json").read_text())
+    assert int(regraded["worker"].rsplit(":", 1)[1]) not in killed["patches_mean"]
     untouched = json.loads((out / "results" / "untouched.json").read_text())
     assert (
         untouched["failed"]
