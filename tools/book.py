@@ -96,8 +96,9 @@ class WidgetSafeClient(NotebookClient):
     nbclient waits for a cell's reply in one poll of the kernel's shell socket, as long as the cell
     may run. When an ipywidgets ``Output`` widget captures output, nbclient sends on that socket
     while it waits, and ZeroMQ's edge-triggered poll can then miss the reply that arrives: the
-    wait ends only at its timeout, with no error (nbclient issue 312). Lecture 01 sat 595 s idle
-    after its first widget so, one run in a few. A short look that finds nothing looks again.
+    wait ends only at its timeout, with no error (nbclient issue 312): lecture 01 once sat 595 s
+    idle after its first widget, and its first cells stalled so in 2 of 30 runs. A short look that
+    finds nothing looks again.
     """
 
     async def async_start_new_kernel_client(self):
